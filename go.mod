@@ -1,0 +1,3 @@
+module github.com/imkit/imkit
+
+go 1.26.8
