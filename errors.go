@@ -10,70 +10,81 @@ import (
 // the REST API puts them in ErrorCode. 0 means success.
 type Code int
 
-// SDK (client side) codes, as in Tencent's V2TIMErrorCode.
+// SDK (client side) codes, as in Tencent's V2TIMErrorCode / TIMErrCode.
 const (
 	OK Code = 0
 
-	ErrInProgress          Code = 6015 // ERR_IN_PROGESS: the same call is already running
-	ErrInvalidParameters   Code = 6017 // ERR_INVALID_PARAMETERS
-	ErrIOOperationFailed   Code = 6022 // ERR_IO_OPERATION_FAILED: local disk error
-	ErrInvalidJSON         Code = 6027 // ERR_INVALID_JSON
-	ErrSDKNotInitialized   Code = 6013 // ERR_SDK_NOT_INITIALIZED
-	ErrSDKNotLoggedIn      Code = 6014 // ERR_SDK_NOT_LOGGED_IN
-	ErrRequestTimeout      Code = 6012 // ERR_REQUEST_TIMEOUT
-	ErrLoginAborted        Code = 6023 // a running Login was ended by Logout or UnInit
-	ErrNoPreviousLogin     Code = 6026 // ERR_NO_PREVIOUS_LOGIN
-	ErrUserSigExpired      Code = 6206 // ERR_USER_SIG_EXPIRED
-	ErrKickedOffByOther    Code = 6208 // ERR_LOGIN_KICKED_OFF_BY_OTHER
-	ErrDatabaseFailed      Code = 6019 // ERR_DATABASE_OPERATE_FAILED: local cache error
-	ErrInvalidIdentifier   Code = 7003 // ERR_SDK_COMM_INVALID_IDENTIFIER: bad userID
-	ErrAPICallFrequency    Code = 7008 // ERR_SDK_COMM_API_CALL_FREQUENCY_LIMIT
-	ErrInterruptedByUnInit Code = 7009 // ERR_SDK_COMM_INTERRUPT: UnInit ended the call
-	ErrLoginInProcess      Code = 7501 // ERR_SDK_ACCOUNT_LOGIN_IN_PROCESS
-	ErrLogoutInProcess     Code = 7502 // ERR_SDK_ACCOUNT_LOGOUT_IN_PROCESS
-	ErrNetDisconnected     Code = 9508 // ERR_SDK_NET_DISCONNECT: no connection to the server
-	ErrNetWaitAckTimeout   Code = 9520 // ERR_SDK_NET_WAIT_ACK_TIMEOUT: no reply in time
+	ErrRequestTimeout       Code = 6012 // ERR_REQUEST_TIMEOUT
+	ErrSDKNotInitialized    Code = 6013 // ERR_SDK_NOT_INITIALIZED
+	ErrSDKNotLoggedIn       Code = 6014 // ERR_SDK_NOT_LOGGED_IN: not logged in, or kicked
+	ErrInProgress           Code = 6015 // ERR_IN_PROGESS: the same call is already running
+	ErrInvalidMsgElem       Code = 6016 // ERR_INVALID_MSG_ELEM
+	ErrInvalidParameters    Code = 6017 // ERR_INVALID_PARAMETERS
+	ErrDatabaseFailed       Code = 6019 // ERR_DATABASE_OPERATE_FAILED: local cache error
+	ErrIOOperationFailed    Code = 6022 // ERR_IO_OPERATION_FAILED: local disk error
+	ErrLoggedOutBeforeLogin Code = 6023 // ERR_LOGGED_OUT_BEFORE_LOGIN_FINISHED: Logout ended a running Login
+	ErrNoPreviousLogin      Code = 6026 // ERR_NO_PREVIOUS_LOGIN
+	ErrInvalidJSON          Code = 6027 // ERR_INVALID_JSON
+	ErrUserSigExpired       Code = 6206 // ERR_USER_SIG_EXPIRED
+	ErrKickedOffByOther     Code = 6208 // ERR_LOGIN_KICKED_OFF_BY_OTHER
+	ErrInvalidIdentifier    Code = 7003 // ERR_SDK_COMM_INVALID_IDENTIFIER: bad userID
+	ErrAPICallFrequency     Code = 7008 // ERR_SDK_COMM_API_CALL_FREQUENCY_LIMIT
+	ErrInterrupted          Code = 7009 // ERR_SDK_COMM_INTERRUPT: UnInit ended the call
+	ErrLoginInProcess       Code = 7501 // ERR_SDK_ACCOUNT_LOGIN_IN_PROCESS
+	ErrLogoutInProcess      Code = 7502 // ERR_SDK_ACCOUNT_LOGOUT_IN_PROCESS
+	ErrNetDisconnected      Code = 9508 // ERR_SDK_NET_DISCONNECT: no connection to the server
+	ErrNetConnTimeout       Code = 9510 // ERR_SDK_NET_CONN_TIMEOUT
+	ErrNetWaitAckTimeout    Code = 9520 // ERR_SDK_NET_WAIT_ACK_TIMEOUT: no reply in time
+	ErrNetPkgSizeLimit      Code = 9522 // ERR_SDK_NET_PKG_SIZE_LIMIT: request too large
+)
+
+// Server common codes (REST API and every server reply).
+const (
+	ErrSvrInvalidHTTPURL     Code = 60002 // ERR_SVR_COMM_INVALID_HTTP_URL: HTTP request could not be parsed
+	ErrSvrReqJSONParseFailed Code = 60003 // ERR_SVR_COMM_REQ_JSON_PARSE_FAILED
+	ErrSvrInvalidAccount     Code = 60004 // ERR_SVR_COMM_INVALID_ACCOUNT: identifier or UserSig in the URL is wrong
+	ErrSvrInvalidSDKAppID    Code = 60006 // ERR_SVR_COMM_INVALID_SDKAPPID
+	ErrSvrRESTFreqLimit      Code = 60007 // ERR_SVR_COMM_REST_FREQ_LIMIT
+	ErrSvrRequestTimeout     Code = 60008 // ERR_SVR_COMM_REQUEST_TIMEOUT
+	ErrSvrInvalidRes         Code = 60009 // ERR_SVR_COMM_INVALID_RES: unknown service or command
+	ErrSvrIDNotAdmin         Code = 60010 // ERR_SVR_COMM_ID_NOT_ADMIN
+	ErrSvrSDKAppIDMiss       Code = 60012 // ERR_SVR_COMM_SDKAPPID_MISS
+	ErrSvrInvalidIDFormat    Code = 60015 // ERR_SVR_COMM_INVALID_ID_FORMAT: an account field is not a string
+	ErrSvrBodySizeLimit      Code = 80002 // ERR_SVR_COMM_BODY_SIZE_LIMIT: message body over 12 KB
 )
 
 // Server account (login) codes.
 const (
-	ErrSvrUserSigExpired        Code = 70001 // ERR_SVR_ACCOUNT_USERSIG_EXPIRED
-	ErrSvrUserSigEmpty          Code = 70002 // ERR_SVR_ACCOUNT_USERSIG_EMPTY
-	ErrSvrUserSigCheckFailed    Code = 70003 // ERR_SVR_ACCOUNT_USERSIG_CHECK_FAILED: undecodable
-	ErrSvrUserSigMismatchKey    Code = 70009 // signature does not verify with the app's key
-	ErrSvrUserSigMismatchID     Code = 70013 // ERR_SVR_ACCOUNT_USERSIG_MISMATCH_ID
-	ErrSvrUserSigMismatchApp    Code = 70014 // ERR_SVR_ACCOUNT_USERSIG_MISMATCH_SDKAPPID
-	ErrSvrSDKAppIDNotFound      Code = 70020 // ERR_SVR_ACCOUNT_SDKAPPID_NOT_FOUND
-	ErrSvrAccountLocked         Code = 70050 // too many failed logins; retry later
-	ErrSvrUserSigRevoked        Code = 70052 // ticket issued before the user was kicked by an admin
-	ErrSvrAccountNotFound       Code = 70107 // the UserID was never imported or logged in
-	ErrSvrInvalidParameters     Code = 70402 // ERR_SVR_ACCOUNT_INVALID_PARAMETERS
-	ErrSvrAdminRequired         Code = 70403 // ERR_SVR_ACCOUNT_ADMIN_REQUIRED
-	ErrSvrAccountFrequencyLimit Code = 70398
-	ErrSvrInternal              Code = 70500 // ERR_SVR_ACCOUNT_INTERNAL_ERROR
-)
-
-// REST API (common) codes.
-const (
-	ErrRESTHTTPParse       Code = 60002 // HTTP request could not be parsed
-	ErrRESTInvalidJSON     Code = 60003 // request body is not valid JSON
-	ErrRESTBadParameters   Code = 60004 // URL or body parameter missing or wrong
-	ErrRESTBadAdminSig     Code = 60005 // wrong admin identifier/UserSig
-	ErrRESTAppDisabled     Code = 60006
-	ErrRESTRateLimited     Code = 60007
-	ErrRESTTimeout         Code = 60008
-	ErrRESTResource        Code = 60009 // unknown service or command
-	ErrRESTAdminOnly       Code = 60010 // the identifier is not the app's admin
-	ErrRESTAppRateLimited  Code = 60011
-	ErrRESTNeedAppAndAdmin Code = 60012 // sdkappid and identifier are required
-	ErrRESTBodyTooLarge    Code = 60016 // request body over the limit
+	ErrSvrUserSigExpired     Code = 70001 // ERR_SVR_ACCOUNT_USERSIG_EXPIRED
+	ErrSvrUserSigEmpty       Code = 70002 // ERR_SVR_ACCOUNT_USERSIG_EMPTY
+	ErrSvrUserSigCheckFailed Code = 70003 // ERR_SVR_ACCOUNT_USERSIG_CHECK_FAILED: undecodable
+	ErrSvrUserSigMismatchKey Code = 70009 // ERR_SVR_ACCOUNT_USERSIG_MISMATCH_PUBLICKEY: wrong key
+	ErrSvrUserSigMismatchID  Code = 70013 // ERR_SVR_ACCOUNT_USERSIG_MISMATCH_ID
+	ErrSvrUserSigMismatchApp Code = 70014 // ERR_SVR_ACCOUNT_USERSIG_MISMATCH_SDKAPPID
+	ErrSvrSDKAppIDNotFound   Code = 70020 // ERR_SVR_ACCOUNT_SDKAPPID_NOT_FOUND
+	ErrSvrAccountFreqLimit   Code = 70050 // ERR_SVR_ACCOUNT_FREQ_LIMIT: too many failed logins; retry later
+	ErrSvrInvalidUserSig     Code = 70052 // ERR_SVR_ACCOUNT_INVALID_USERSIG: ticket revoked by an admin kick
+	ErrSvrAccountNotFound    Code = 70107 // ERR_SVR_ACCOUNT_NOT_FOUND
+	ErrSvrInvalidCount       Code = 70206 // ERR_SVR_ACCOUNT_INVALID_COUNT: too many items in a batch
+	ErrSvrInvalidParameters  Code = 70402 // ERR_SVR_ACCOUNT_INVALID_PARAMETERS
+	ErrSvrAdminRequired      Code = 70403 // ERR_SVR_ACCOUNT_ADMIN_REQUIRED
+	ErrSvrInternal           Code = 70500 // ERR_SVR_ACCOUNT_INTERNAL_ERROR
 )
 
 // Message codes.
 const (
-	ErrSvrMsgInvalidPacket  Code = 20001 // malformed request
-	ErrSvrMsgInvalidAccount Code = 20003 // receiver's UserID invalid or unknown
-	ErrSvrMsgTooLong        Code = 80002 // message body over the size limit
+	ErrSvrMsgPkgParseFailed   Code = 20001 // ERR_SVR_MSG_PKG_PARSE_FAILED: malformed request
+	ErrSvrMsgInvalidID        Code = 20003 // ERR_SVR_MSG_INVALID_ID: receiver's UserID invalid
+	ErrSvrMsgJSONParseFailed  Code = 90001 // ERR_SVR_MSG_JSON_PARSE_FAILED (REST)
+	ErrSvrMsgInvalidBody      Code = 90002 // ERR_SVR_MSG_INVALID_JSON_BODY_FORMAT (REST)
+	ErrSvrMsgInvalidToAccount Code = 90003 // ERR_SVR_MSG_INVALID_TO_ACCOUNT (REST)
+	ErrSvrMsgInvalidRand      Code = 90005 // ERR_SVR_MSG_INVALID_RAND (REST)
+	ErrSvrMsgBodyNotArray     Code = 90007 // ERR_SVR_MSG_BODY_NOT_ARRAY (REST)
+	ErrSvrMsgAdminRequired    Code = 90009 // ERR_SVR_MSG_ADMIN_REQUIRED (REST)
+	ErrSvrMsgInvalidFormat    Code = 90010 // ERR_SVR_MSG_INVALID_JSON_FORMAT (REST)
+	ErrSvrMsgAccountNotFound  Code = 90012 // ERR_SVR_MSG_TO_ACCOUNT_NOT_FOUND (REST)
+	ErrSvrMsgTimeLimit        Code = 90026 // ERR_SVR_MSG_TIME_LIMIT: bad MsgLifeTime (REST)
+	ErrSvrMsgBodySizeLimit    Code = 93000 // ERR_SVR_MSG_BODY_SIZE_LIMIT: JSON packet too long (REST)
 )
 
 // Error is an error with one of Tencent's codes and a message for people.

@@ -1,9 +1,6 @@
 package imkit
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // Platform is the kind of client an SDK instance runs on. The multi-client
 // login policy groups platforms: Android, IPhone and IPad are mobile; Windows,
@@ -124,12 +121,7 @@ func ParsePlatform(s string) (Platform, error) {
 }
 
 // MarshalText implements encoding.TextMarshaler with Tencent's names.
-func (p Platform) MarshalText() ([]byte, error) {
-	if !p.Valid() {
-		return nil, fmt.Errorf("imkit: invalid platform %d", uint8(p))
-	}
-	return []byte(p.String()), nil
-}
+func (p Platform) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParsePlatform.
 func (p *Platform) UnmarshalText(b []byte) error {

@@ -1,0 +1,256 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/protocol"
+)
+
+// Conn is one client connection: a read loop (the goroutine that accepted
+// it) and a write loop started on demand, which drains the queue, gathers
+// the frames into one write and exits when the queue is empty, so an idle
+// connection has one goroutine and no buffers.
+type Conn struct {
+	gw     *Gateway
+	ws     *websocket.Conn
+	corker corker // nil when the listener cannot cork
+	remote string
+	ctx    context.Context // canceled when the connection ends
+	cancel context.CancelFunc
+
+	mu        sync.Mutex // guards the fields below
+	queue     []outFrame
+	queued    int  // bytes in queue
+	writing   bool // a write loop runs
+	closing   bool // a close is queued or done; nothing more is accepted
+	closeCode int  // the close code queued by the server, if any
+	sess      store.Session
+	loggedIn  bool
+	expiring  *time.Timer // pushes PushExpiring
+	expire    *time.Timer // ends the session
+}
+
+type outFrame struct {
+	data      []byte
+	closeCode int // non-zero: write a close frame with this code, then close
+}
+
+func newConn(gw *Gateway, ws *websocket.Conn, remote string) *Conn {
+	c := &Conn{gw: gw, ws: ws, remote: remote}
+	c.corker, _ = ws.UnderlyingConn().(corker)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+// Session returns the connection's session (zero before login).
+func (c *Conn) Session() store.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
+
+// Context is canceled when the connection ends.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Send queues an encoded frame. It never blocks: when the client is so slow
+// that its queue exceeds the limit, the connection is closed with
+// CloseSlowConsumer (the client resyncs after reconnecting). It reports
+// whether the frame was queued.
+func (c *Conn) Send(frame []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	if c.queued+len(frame) > c.gw.maxQueue {
+		c.gw.log.Info("slow consumer", "user", c.sess.UserID, "session", c.sess.ID, "queued", c.queued)
+		c.queue, c.queued = nil, 0
+		c.closeLocked(protocol.CloseSlowConsumer)
+		return false
+	}
+	c.queue = append(c.queue, outFrame{data: frame})
+	c.queued += len(frame)
+	c.startWriterLocked()
+	return true
+}
+
+// Reply queues the reply to request id with payload v (nil for none).
+func (c *Conn) Reply(id uint64, v any) {
+	b, err := protocol.AppendReply(nil, id, 0, "", v)
+	if err != nil {
+		c.gw.log.Error("encode reply", "err", err)
+		c.ReplyError(id, err)
+		return
+	}
+	c.Send(b)
+}
+
+// ReplyError queues an error reply to request id.
+func (c *Conn) ReplyError(id uint64, err error) {
+	c.Send(protocol.AppendError(nil, id, err))
+}
+
+// Push queues a push frame.
+func (c *Conn) Push(op string, v any) {
+	b, err := protocol.AppendPush(nil, op, v)
+	if err != nil {
+		c.gw.log.Error("encode push", "op", op, "err", err)
+		return
+	}
+	c.Send(b)
+}
+
+// Close queues a close frame with code after what is already queued; the
+// connection ends once it is written (or after the write timeout).
+func (c *Conn) Close(code int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code)
+}
+
+func (c *Conn) closeLocked(code int) {
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.closeCode = code
+	c.stopTimersLocked()
+	c.queue = append(c.queue, outFrame{closeCode: code})
+	c.startWriterLocked()
+	// A writer stuck on a dead peer is cut off by its write deadline; this
+	// bounds the wait for one that has not started writing yet.
+	time.AfterFunc(c.gw.writeTimeout, func() { c.ws.Close() })
+}
+
+func (c *Conn) startWriterLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+func (c *Conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		q := c.queue
+		c.queue, c.queued = nil, 0
+		if len(q) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+
+		c.ws.SetWriteDeadline(time.Now().Add(c.gw.writeTimeout))
+		if c.corker != nil {
+			c.corker.cork()
+		}
+		var err error
+		closeCode := 0
+		for _, f := range q {
+			if f.closeCode != 0 {
+				closeCode = f.closeCode
+				break
+			}
+			if err = c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+				break
+			}
+		}
+		if c.corker != nil {
+			if uerr := c.corker.uncork(); err == nil {
+				err = uerr
+			}
+		}
+		if closeCode != 0 && err == nil {
+			msg := websocket.FormatCloseMessage(closeCode, protocol.CloseText(closeCode))
+			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.gw.writeTimeout))
+		}
+		if closeCode != 0 || err != nil {
+			// Ends the read loop, which cleans up. writing stays true: no
+			// other write loop may start on a closed connection.
+			c.mu.Lock()
+			c.closing = true
+			c.queue, c.queued = nil, 0
+			c.mu.Unlock()
+			c.ws.Close()
+			return
+		}
+	}
+}
+
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readFrame reads the next frame. A frame that cannot be decoded returns an
+// *imkit.Error (the connection goes on); a failed read returns another error.
+func (c *Conn) readFrame() (protocol.Frame, error) {
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		return protocol.Frame{}, err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= protocol.MaxFrameSize {
+			buf.Reset()
+			readBufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return protocol.Frame{}, err
+	}
+	if mt != websocket.TextMessage {
+		return protocol.Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "binary messages are not frames; send JSON text")
+	}
+	return protocol.DecodeFrame(buf.Bytes())
+}
+
+// setTimers (re)arms the ticket timers of a logged-in connection: PushExpiring
+// a lead time before the ticket runs out (at once if that is past), and the
+// end of the session when it does.
+func (c *Conn) setTimersLocked(now time.Time) {
+	c.stopTimersLocked()
+	if c.closing {
+		return
+	}
+	expireAt := time.Unix(c.sess.TicketExpire, 0).Add(time.Second) // valid up to and including TicketExpire
+	warnIn := max(expireAt.Add(-c.gw.expiryLead).Sub(now), 0)
+	c.expiring = time.AfterFunc(warnIn, c.warnExpiry)
+	c.expire = time.AfterFunc(max(expireAt.Sub(now), 0), c.expireSession)
+}
+
+func (c *Conn) stopTimersLocked() {
+	if c.expiring != nil {
+		c.expiring.Stop()
+		c.expiring = nil
+	}
+	if c.expire != nil {
+		c.expire.Stop()
+		c.expire = nil
+	}
+}
+
+func (c *Conn) warnExpiry() {
+	sess := c.Session()
+	c.Push(protocol.PushExpiring, protocol.Expiring{TicketExpire: sess.TicketExpire})
+}
+
+func (c *Conn) expireSession() {
+	c.mu.Lock()
+	sess := c.sess
+	if c.closing || c.gw.sessions.Now().Unix() <= sess.TicketExpire {
+		// Renewed meanwhile (the timer fired before being stopped), or closing.
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if err := c.gw.sessions.Expire(c.ctx, sess); err != nil {
+		c.gw.log.Error("expire session", "session", sess.ID, "err", err)
+	}
+	c.Close(protocol.CloseTicketExpired)
+}

@@ -1,0 +1,427 @@
+// Package gateway accepts the SDK's WebSocket connections: it upgrades them,
+// runs the login handshake with package session, reads frames and dispatches
+// requests, queues replies and pushes on a bounded per-connection queue, and
+// ends connections on kicks, ticket expiry, logout, idle links and shutdown.
+// The wire protocol is in package protocol.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/session"
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/protocol"
+)
+
+// Handler serves one request op of a logged-in connection. It must answer
+// with exactly one c.Reply or c.ReplyError for f.ID, now or later; it runs on
+// the connection's read loop, so anything slow should reply asynchronously.
+type Handler func(c *Conn, f *protocol.Frame)
+
+// Config configures a Gateway. The zero value of every field but Sessions
+// works.
+type Config struct {
+	Sessions *session.Service
+	// Hub tracks this node's connections; nil makes a new one.
+	Hub *Hub
+	// Heartbeat is the interval at which clients ping (default 30s); the
+	// server closes a link silent for IdleTimeout (default 3 heartbeats).
+	Heartbeat   time.Duration
+	IdleTimeout time.Duration
+	// ExpiryLead is how long before a ticket runs out the client is told to
+	// renew it (default 5 minutes).
+	ExpiryLead time.Duration
+	// WriteTimeout bounds each write to a client (default 10s).
+	WriteTimeout time.Duration
+	// MaxQueue is the most bytes queued for one client before it is
+	// disconnected as a slow consumer (default 4 MiB).
+	MaxQueue int
+	// MaxSeq returns the newest sequence in a user's mailbox, for the login
+	// reply; nil reports 0.
+	MaxSeq func(ctx context.Context, app uint64, user string) (uint64, error)
+	// OnDisconnect, when set, is called when a logged-in connection ends
+	// without a logout, kick or expiry; reason is "LinkClose" or "TimeOut".
+	// It must not block.
+	OnDisconnect func(sess store.Session, reason string)
+	// Logger receives errors; nil discards.
+	Logger *slog.Logger
+}
+
+// Gateway serves the WebSocket endpoint.
+type Gateway struct {
+	sessions     *session.Service
+	hub          *Hub
+	heartbeat    time.Duration
+	idleTimeout  time.Duration
+	expiryLead   time.Duration
+	writeTimeout time.Duration
+	maxQueue     int
+	maxSeq       func(ctx context.Context, app uint64, user string) (uint64, error)
+	onDisconnect func(sess store.Session, reason string)
+	log          *slog.Logger
+	upgrader     websocket.Upgrader
+	handlers     map[string]Handler
+
+	mu       sync.Mutex // guards conns, shutdown
+	conns    map[*Conn]struct{}
+	shutdown bool
+	wg       sync.WaitGroup // one per connection being served
+}
+
+// New returns a Gateway.
+func New(cfg Config) *Gateway {
+	g := &Gateway{
+		sessions:     cfg.Sessions,
+		hub:          cfg.Hub,
+		heartbeat:    cfg.Heartbeat,
+		idleTimeout:  cfg.IdleTimeout,
+		expiryLead:   cfg.ExpiryLead,
+		writeTimeout: cfg.WriteTimeout,
+		maxQueue:     cfg.MaxQueue,
+		maxSeq:       cfg.MaxSeq,
+		onDisconnect: cfg.OnDisconnect,
+		log:          cfg.Logger,
+		handlers:     make(map[string]Handler),
+		conns:        make(map[*Conn]struct{}),
+	}
+	if g.hub == nil {
+		g.hub = NewHub()
+	}
+	if g.heartbeat <= 0 {
+		g.heartbeat = 30 * time.Second
+	}
+	if g.idleTimeout <= 0 {
+		g.idleTimeout = 3 * g.heartbeat
+	}
+	if g.expiryLead <= 0 {
+		g.expiryLead = 5 * time.Minute
+	}
+	if g.writeTimeout <= 0 {
+		g.writeTimeout = 10 * time.Second
+	}
+	if g.maxQueue <= 0 {
+		g.maxQueue = 4 << 20
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	g.upgrader = websocket.Upgrader{
+		// A small read buffer and pooled write buffers keep an idle
+		// connection to a few kilobytes.
+		ReadBufferSize:  256,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
+		// The SDK is not a browser page; browsers send Origin and the app's
+		// own pages are served from elsewhere, so any origin may connect.
+		// Authentication is the ticket in the first frame, not cookies.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	return g
+}
+
+// Hub returns the gateway's hub.
+func (g *Gateway) Hub() *Hub { return g.hub }
+
+// Handle registers the handler of a request op. Call before serving.
+func (g *Gateway) Handle(op string, h Handler) { g.handlers[op] = h }
+
+// ServeHTTP upgrades the request to a WebSocket and serves the connection
+// until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
+
+	ws, err := g.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	g.Serve(ws, r.RemoteAddr)
+}
+
+// Serve runs an upgraded WebSocket connection until it ends.
+func (g *Gateway) Serve(ws *websocket.Conn, remote string) {
+	c := newConn(g, ws, remote)
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		c.Close(protocol.CloseServerShutdown)
+		ws.Close()
+		return
+	}
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+	}()
+	defer c.cancel()
+
+	ws.SetReadLimit(protocol.MaxFrameSize)
+	if !g.login(c) {
+		ws.Close()
+		return
+	}
+	reason := g.readLoop(c)
+	sess, code := g.endConn(c)
+	if g.onDisconnect != nil && (code == 0 || protocol.Reconnect(code) && code != protocol.CloseReplaced) {
+		g.onDisconnect(sess, reason)
+	}
+}
+
+// login runs the handshake: the first frame must be OpLogin.
+func (g *Gateway) login(c *Conn) bool {
+	c.ws.SetReadDeadline(time.Now().Add(protocol.LoginTimeout))
+	f, err := c.readFrame()
+	if err != nil {
+		if _, ok := errors.AsType[*imkit.Error](err); ok {
+			c.ReplyError(0, err)
+			c.Close(protocol.CloseProtocolError)
+			c.waitClosed()
+		}
+		return false
+	}
+	if f.Op != protocol.OpLogin || f.ID == 0 {
+		c.ReplyError(f.ID, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "the first frame must be a %q request", protocol.OpLogin))
+		c.Close(protocol.CloseProtocolError)
+		c.waitClosed()
+		return false
+	}
+	var req protocol.LoginRequest
+	if err := protocol.DecodeData(f.Data, &req); err != nil {
+		c.ReplyError(f.ID, err)
+		c.Close(protocol.CloseLoginFailed)
+		c.waitClosed()
+		return false
+	}
+	ctx := c.ctx
+	var sess store.Session
+	if req.SessionID != "" {
+		sess, err = g.sessions.Resume(ctx, &req)
+	} else {
+		sess, err = g.sessions.Login(ctx, &req)
+	}
+	if err != nil {
+		g.refuse(c, f.ID, err)
+		return false
+	}
+	c.mu.Lock()
+	c.sess = sess
+	c.loggedIn = true
+	c.setTimersLocked(g.sessions.Now())
+	c.mu.Unlock()
+	if old := g.hub.add(c, sess); old != nil {
+		old.Close(protocol.CloseReplaced)
+	}
+	// A kick may have been committed between the login and the add above,
+	// when the hub could not yet tell this connection: look once more.
+	if now, err := g.sessions.Session(ctx, sess.ID); err == nil && now.State != store.SessionActive {
+		g.replyLogin(c, f.ID, sess, req.SessionID != "")
+		if now.State == store.SessionKicked {
+			c.kick(now.Kick)
+		} else {
+			c.Close(protocol.CloseLoginFailed)
+		}
+		return true
+	}
+	g.replyLogin(c, f.ID, sess, req.SessionID != "")
+	return true
+}
+
+func (g *Gateway) replyLogin(c *Conn, id uint64, sess store.Session, resumed bool) {
+	var maxSeq uint64
+	if g.maxSeq != nil {
+		var err error
+		if maxSeq, err = g.maxSeq(c.ctx, sess.App, sess.UserID); err != nil {
+			g.log.Error("login: max seq", "user", sess.UserID, "err", err)
+		}
+	}
+	c.Reply(id, protocol.LoginReply{
+		SessionID:    sess.ID,
+		Resumed:      resumed,
+		ServerTime:   g.sessions.Now().UnixMilli(),
+		TicketExpire: sess.TicketExpire,
+		Heartbeat:    g.heartbeat.Milliseconds(),
+		MaxSeq:       maxSeq,
+	})
+}
+
+// refuse answers a failed login and closes with the matching terminal code.
+func (g *Gateway) refuse(c *Conn, id uint64, err error) {
+	code := protocol.CloseLoginFailed
+	if ke, ok := errors.AsType[*session.KickedError](err); ok {
+		data, _ := json.Marshal(KickPayload(ke.Kick))
+		b, _ := protocol.AppendReply(nil, id, imkit.ErrKickedOffByOther, imkit.ErrorMessage(err), json.RawMessage(data))
+		c.Send(b)
+		code = protocol.CloseKicked
+	} else {
+		if _, ok := errors.AsType[*imkit.Error](err); !ok {
+			g.log.Error("login", "err", err)
+			err = imkit.Errorf(imkit.ErrSvrInternal, "internal error")
+			code = protocol.CloseServerError
+		}
+		if imkit.ErrorCode(err) == imkit.ErrSvrUserSigExpired {
+			code = protocol.CloseTicketExpired
+		}
+		c.ReplyError(id, err)
+	}
+	c.Close(code)
+	c.waitClosed()
+}
+
+// waitClosed waits until the write loop has written the close frame, or the
+// write timeout.
+func (c *Conn) waitClosed() {
+	// The read fails once the write loop closes the connection.
+	c.ws.SetReadDeadline(time.Now().Add(c.gw.writeTimeout))
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// readLoop serves a logged-in connection's requests until it ends, and
+// returns the disconnect reason: "TimeOut" for an idle link, else
+// "LinkClose".
+func (g *Gateway) readLoop(c *Conn) string {
+	bad := 0
+	for {
+		c.ws.SetReadDeadline(time.Now().Add(g.idleTimeout))
+		f, err := c.readFrame()
+		if err != nil {
+			if _, ok := errors.AsType[*imkit.Error](err); ok {
+				// Undecodable: say so; a client that keeps at it is cut off.
+				c.ReplyError(0, err)
+				if bad++; bad >= 8 {
+					c.Close(protocol.CloseProtocolError)
+				}
+				continue
+			}
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				c.Close(protocol.CloseIdleTimeout)
+				return "TimeOut"
+			}
+			return "LinkClose"
+		}
+		if !f.IsRequest() {
+			c.ReplyError(0, imkit.Errorf(imkit.ErrInvalidParameters, "clients send requests only (an id and an op)"))
+			continue
+		}
+		g.dispatch(c, &f)
+	}
+}
+
+func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {
+	switch f.Op {
+	case protocol.OpPing:
+		c.Reply(f.ID, nil)
+	case protocol.OpLogin:
+		c.ReplyError(f.ID, imkit.Errorf(imkit.ErrInvalidParameters, "already logged in on this connection"))
+	case protocol.OpLogout:
+		sess := c.Session()
+		if err := g.sessions.Logout(c.ctx, sess); err != nil {
+			g.log.Error("logout", "session", sess.ID, "err", err)
+			c.ReplyError(f.ID, imkit.Errorf(imkit.ErrSvrInternal, "logout failed"))
+			return
+		}
+		c.Reply(f.ID, nil)
+		c.Close(protocol.CloseLoggedOut)
+	case protocol.OpRenew:
+		var req protocol.RenewRequest
+		if err := protocol.DecodeData(f.Data, &req); err != nil {
+			c.ReplyError(f.ID, err)
+			return
+		}
+		exp, err := g.sessions.Renew(c.ctx, c.Session(), req.UserSig)
+		if err != nil {
+			g.replyErr(c, f.ID, "renew", err)
+			if ke, ok := errors.AsType[*session.KickedError](err); ok {
+				c.kick(ke.Kick)
+			}
+			return
+		}
+		c.mu.Lock()
+		c.sess.TicketExpire = exp
+		c.setTimersLocked(g.sessions.Now())
+		c.mu.Unlock()
+		c.Reply(f.ID, protocol.RenewReply{TicketExpire: exp})
+	default:
+		h, ok := g.handlers[f.Op]
+		if !ok {
+			c.ReplyError(f.ID, imkit.Errorf(imkit.ErrInvalidParameters, "unknown op %q", f.Op))
+			return
+		}
+		h(c, f)
+	}
+}
+
+// replyErr replies with err when it carries a code, else logs it and replies
+// with an internal error.
+func (g *Gateway) replyErr(c *Conn, id uint64, what string, err error) {
+	if _, ok := errors.AsType[*imkit.Error](err); !ok {
+		g.log.Error(what, "user", c.Session().UserID, "err", err)
+		err = imkit.Errorf(imkit.ErrSvrInternal, "%s failed", what)
+	}
+	c.ReplyError(id, err)
+}
+
+// ReplyErr is replyErr for handlers in other packages.
+func (c *Conn) ReplyErr(id uint64, what string, err error) { c.gw.replyErr(c, id, what, err) }
+
+// endConn unregisters a connection whose read loop ended, and returns the
+// close code the server sent (0 when the client or the network ended it).
+func (g *Gateway) endConn(c *Conn) (store.Session, int) {
+	c.mu.Lock()
+	sess, code := c.sess, c.closeCode
+	c.closing = true
+	c.stopTimersLocked()
+	c.mu.Unlock()
+	g.hub.remove(c, sess)
+	c.ws.Close()
+	return sess, code
+}
+
+// Shutdown closes every connection with CloseServerShutdown (clients
+// reconnect and resume elsewhere or after the restart) and waits for them to
+// end, or for ctx.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.shutdown = true
+	conns := make([]*Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.Close(protocol.CloseServerShutdown)
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.ws.Close()
+		}
+		return ctx.Err()
+	}
+}

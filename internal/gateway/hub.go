@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/protocol"
+)
+
+// Hub knows the logged-in connections of this node, by user. It delivers
+// pushes to a user's connections, tells kicked sessions, and answers who is
+// online. It implements session.Notifier for one node.
+type Hub struct {
+	seed   maphash.Seed
+	shards [hubShards]hubShard
+	online atomic.Int64
+}
+
+const hubShards = 64
+
+type hubShard struct {
+	mu    sync.Mutex // guards users
+	users map[userKey][]*Conn
+}
+
+type userKey struct {
+	app  uint64
+	user string
+}
+
+// NewHub returns an empty Hub.
+func NewHub() *Hub {
+	h := &Hub{seed: maphash.MakeSeed()}
+	for i := range h.shards {
+		h.shards[i].users = make(map[userKey][]*Conn)
+	}
+	return h
+}
+
+func (h *Hub) shard(k userKey) *hubShard {
+	var mh maphash.Hash
+	mh.SetSeed(h.seed)
+	mh.WriteString(k.user)
+	return &h.shards[(mh.Sum64()^k.app)%hubShards]
+}
+
+// add registers a logged-in connection; it returns the connection the same
+// session had here before (now replaced), if any.
+func (h *Hub) add(c *Conn, sess store.Session) (replaced *Conn) {
+	k := userKey{sess.App, sess.UserID}
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conns := s.users[k]
+	for i, o := range conns {
+		if o.sessionID() == sess.ID {
+			conns[i] = c
+			return o
+		}
+	}
+	s.users[k] = append(conns, c)
+	h.online.Add(1)
+	return nil
+}
+
+// remove unregisters a connection, if it is registered.
+func (h *Hub) remove(c *Conn, sess store.Session) {
+	k := userKey{sess.App, sess.UserID}
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conns := s.users[k]
+	for i, o := range conns {
+		if o == c {
+			conns[i] = conns[len(conns)-1]
+			conns[len(conns)-1] = nil
+			conns = conns[:len(conns)-1]
+			if len(conns) == 0 {
+				delete(s.users, k)
+			} else {
+				s.users[k] = conns
+			}
+			h.online.Add(-1)
+			return
+		}
+	}
+}
+
+// Conns returns the user's connections on this node.
+func (h *Hub) Conns(app uint64, user string) []*Conn {
+	k := userKey{app, user}
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Conn(nil), s.users[k]...)
+}
+
+// Deliver queues an encoded frame on every connection of the user except
+// the one of session except (empty: none), and returns how many it reached.
+func (h *Hub) Deliver(app uint64, user string, frame []byte, except string) int {
+	k := userKey{app, user}
+	s := h.shard(k)
+	s.mu.Lock()
+	conns := s.users[k]
+	var buf [8]*Conn
+	targets := append(buf[:0], conns...)
+	s.mu.Unlock()
+	n := 0
+	for _, c := range targets {
+		if except != "" && c.sessionID() == except {
+			continue
+		}
+		if c.Send(frame) {
+			n++
+		}
+	}
+	return n
+}
+
+// Kicked tells the sessions' connections on this node that they were
+// kicked: PushKicked, then CloseKicked.
+func (h *Hub) Kicked(ctx context.Context, sessions []store.Session) {
+	for _, sess := range sessions {
+		for _, c := range h.Conns(sess.App, sess.UserID) {
+			if c.sessionID() == sess.ID {
+				c.kick(sess.Kick)
+			}
+		}
+	}
+}
+
+// Online returns, for each user with a connection on this node, the
+// platforms of its connections.
+func (h *Hub) Online(app uint64, users []string) map[string][]imkit.Platform {
+	out := make(map[string][]imkit.Platform)
+	for _, u := range users {
+		for _, c := range h.Conns(app, u) {
+			out[u] = append(out[u], c.Session().Platform)
+		}
+	}
+	return out
+}
+
+// Count returns the number of logged-in connections on this node.
+func (h *Hub) Count() int { return int(h.online.Load()) }
+
+// all returns every logged-in connection.
+func (h *Hub) all() []*Conn {
+	var out []*Conn
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		for _, conns := range s.users {
+			out = append(out, conns...)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+func (c *Conn) sessionID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess.ID
+}
+
+// kick pushes the kick to the client and closes the connection.
+func (c *Conn) kick(k store.Kick) {
+	c.Push(protocol.PushKicked, KickPayload(k))
+	c.Close(protocol.CloseKicked)
+}
+
+// KickPayload converts a stored kick to its wire form.
+func KickPayload(k store.Kick) protocol.Kick {
+	return protocol.Kick{Reason: k.Reason, Platform: k.Platform, Time: k.At.UnixMilli()}
+}

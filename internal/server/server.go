@@ -1,0 +1,175 @@
+// Package server puts imkit's parts together into one node: the login
+// subsystem, the WebSocket gateway, messages, the admin REST API and the
+// operational endpoints, over one store. cmd/imkit reads flags and files and
+// hands a Config to New; tests start the same Server on 127.0.0.1:0.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/imkit/imkit/internal/gateway"
+	"github.com/imkit/imkit/internal/message"
+	"github.com/imkit/imkit/internal/session"
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/protocol"
+)
+
+// Config configures a Server. Store is required; the zero value of every
+// other field works.
+type Config struct {
+	// Store holds the server's state; the Server does not close it.
+	Store store.Store
+	// Addr is the address to listen on (default "127.0.0.1:8080"); use port 0
+	// for any free port.
+	Addr string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Location sets the day boundaries of statistics (default UTC).
+	Location *time.Location
+	// Heartbeat, IdleTimeout, ExpiryLead, MaxQueue: see gateway.Config.
+	Heartbeat   time.Duration
+	IdleTimeout time.Duration
+	ExpiryLead  time.Duration
+	MaxQueue    int
+	// MaxFailures, FailureWindow, LockDuration: see session.Config.
+	MaxFailures   int
+	FailureWindow time.Duration
+	LockDuration  time.Duration
+	// Logger receives the server's log; nil discards.
+	Logger *slog.Logger
+}
+
+// Server is one imkit node.
+type Server struct {
+	Store    store.Store
+	Sessions *session.Service
+	Hub      *gateway.Hub
+	Gateway  *gateway.Gateway
+	Messages *message.Service
+
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	http  *http.Server
+	ln    net.Listener
+	serve chan error
+	once  sync.Once
+}
+
+// New wires a Server; Start starts serving.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub()}
+	s.Sessions = session.New(session.Config{
+		Store:         cfg.Store,
+		Notifier:      s.Hub,
+		Now:           cfg.Now,
+		Location:      cfg.Location,
+		MaxFailures:   cfg.MaxFailures,
+		FailureWindow: cfg.FailureWindow,
+		LockDuration:  cfg.LockDuration,
+		Logger:        log.With("part", "session"),
+	})
+	s.Messages = message.New(message.Config{
+		Store:  cfg.Store,
+		Router: localRouter{s.Hub},
+		Now:    cfg.Now,
+		Logger: log.With("part", "message"),
+	})
+	s.Gateway = gateway.New(gateway.Config{
+		Sessions:    s.Sessions,
+		Hub:         s.Hub,
+		Heartbeat:   cfg.Heartbeat,
+		IdleTimeout: cfg.IdleTimeout,
+		ExpiryLead:  cfg.ExpiryLead,
+		MaxQueue:    cfg.MaxQueue,
+		MaxSeq:      s.Messages.MaxSeq,
+		Logger:      log.With("part", "gateway"),
+	})
+	s.Messages.Register(s.Gateway)
+
+	s.mux = http.NewServeMux()
+	s.mux.Handle(protocol.Path, s.Gateway)
+	s.mux.HandleFunc("/healthz", s.healthz)
+	s.http = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// localRouter delivers to this node's connections only.
+type localRouter struct{ hub *gateway.Hub }
+
+func (r localRouter) Deliver(_ context.Context, app uint64, user string, frame []byte, except string) {
+	r.hub.Deliver(app, user, frame, except)
+}
+
+// Handler returns the server's HTTP handler (WebSocket, REST, operations).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Start listens on Config.Addr and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.ln = gateway.CorkListener(ln)
+	s.serve = make(chan error, 1)
+	go func() { s.serve <- s.http.Serve(s.ln) }()
+	return nil
+}
+
+// Addr returns the address the server listens on, once started.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Done returns a channel that receives the error that stopped serving.
+func (s *Server) Done() <-chan error { return s.serve }
+
+// Shutdown stops accepting, closes every connection with "server shutting
+// down" (clients reconnect and resume), stores the messages already
+// accepted, and waits for all of it or ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		if s.ln != nil {
+			err = s.http.Shutdown(ctx)
+		}
+		if gerr := s.Gateway.Shutdown(ctx); err == nil {
+			err = gerr
+		}
+		s.Messages.Close()
+	})
+	return err
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Store.Apps(ctx); err != nil {
+		http.Error(w, "store: unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}

@@ -1,0 +1,140 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/imkit/imkit"
+)
+
+// DecodeFrame parses one frame. It returns an *imkit.Error with code
+// ErrInvalidJSON for anything that is not a frame: oversized input, invalid
+// JSON or UTF-8, a value that is not an object, an op name that is too long,
+// an id out of range, a frame with neither op nor id.
+func DecodeFrame(b []byte) (Frame, error) {
+	var f Frame
+	if len(b) > MaxFrameSize {
+		return f, imkit.Errorf(imkit.ErrInvalidJSON, "frame is %d bytes, more than %d", len(b), MaxFrameSize)
+	}
+	if !utf8.Valid(b) {
+		return f, imkit.Errorf(imkit.ErrInvalidJSON, "frame is not valid UTF-8")
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "frame is not a JSON object of the frame format: %v", err)
+	}
+	switch {
+	case len(f.Op) > MaxOpLen:
+		return Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "op is %d bytes, more than %d", len(f.Op), MaxOpLen)
+	case f.ID > MaxID:
+		return Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "id %d is more than 2^53-1", f.ID)
+	case f.ID == 0 && f.Op == "":
+		return Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "frame has neither id nor op")
+	}
+	return f, nil
+}
+
+// DecodeData unmarshals a frame's payload into v. An absent payload leaves v
+// as it is. A payload of the wrong shape is an *imkit.Error with code
+// ErrInvalidParameters.
+func DecodeData(data json.RawMessage, v any) error {
+	if len(data) == 0 || string(data) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return imkit.Errorf(imkit.ErrInvalidParameters, "bad payload: %v", err)
+	}
+	return nil
+}
+
+// AppendRequest appends the encoding of a request frame to dst.
+func AppendRequest(dst []byte, id uint64, op string, data any) ([]byte, error) {
+	return appendFrame(dst, id, op, imkit.OK, "", data)
+}
+
+// AppendReply appends the encoding of a reply frame to dst. A nil data
+// leaves the payload out.
+func AppendReply(dst []byte, id uint64, code imkit.Code, msg string, data any) ([]byte, error) {
+	return appendFrame(dst, id, "", code, msg, data)
+}
+
+// AppendPush appends the encoding of a push frame to dst.
+func AppendPush(dst []byte, op string, data any) ([]byte, error) {
+	return appendFrame(dst, 0, op, imkit.OK, "", data)
+}
+
+// AppendError appends a reply for id (or, with id 0, a PushError) carrying
+// the code and message of err.
+func AppendError(dst []byte, id uint64, err error) []byte {
+	op := ""
+	if id == 0 {
+		op = PushError
+	}
+	b, _ := appendFrame(dst, id, op, imkit.ErrorCode(err), imkit.ErrorMessage(err), nil)
+	return b
+}
+
+// appendFrame writes the frame by hand: it avoids marshalling the payload
+// twice (once as a value, once again as json.RawMessage inside Frame).
+func appendFrame(dst []byte, id uint64, op string, code imkit.Code, msg string, data any) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, '{')
+	sep := false
+	if id != 0 {
+		dst = append(dst, `"id":`...)
+		dst = strconv.AppendUint(dst, id, 10)
+		sep = true
+	}
+	if op != "" {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"op":`...)
+		dst = appendString(dst, op)
+		sep = true
+	}
+	if code != imkit.OK {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"code":`...)
+		dst = strconv.AppendInt(dst, int64(code), 10)
+		if msg != "" {
+			dst = append(dst, `,"msg":`...)
+			dst = appendString(dst, msg)
+		}
+		sep = true
+	}
+	if data != nil {
+		var raw []byte
+		switch d := data.(type) {
+		case json.RawMessage:
+			raw = d
+		default:
+			var err error
+			if raw, err = json.Marshal(data); err != nil {
+				return dst[:start], fmt.Errorf("protocol: encode %T: %w", data, err)
+			}
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"data":`...)
+		dst = append(dst, raw...)
+	}
+	return append(dst, '}'), nil
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
