@@ -1,0 +1,453 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/imkit/imkit/internal/store"
+)
+
+// mailbox is what AppendMessages knows of one user's mailbox.
+type mailbox struct {
+	user    string
+	maxSeq  int64  // the newest seq, counting the batch so far
+	sendDay string // the users.send_day hint
+	missing bool   // the account is to be created with the first new message
+}
+
+// pair is a conversation, named by its two users in order (a <= b).
+type pair struct{ a, b string }
+
+func pairOf(x, y string) pair {
+	if x <= y {
+		return pair{x, y}
+	}
+	return pair{y, x}
+}
+
+// convSide is what a batch changes in one user's row of a conversation.
+type convSide struct {
+	lastSeq, time, unread int64
+}
+
+// convChange is what a batch changes in a conversation.
+type convChange struct {
+	convSeq int64
+	a, b    convSide // a's row and b's row; b's unused for a conversation with oneself
+}
+
+// dayCounts are what a batch adds to one day's statistics.
+type dayCounts struct {
+	messages, senders, newUsers int64
+}
+
+// AppendMessages implements store.Store. A batch is one transaction; per
+// new message it runs one statement (both mailbox rows at once), per user
+// and per conversation of the batch two, per day one.
+func (db *DB) AppendMessages(ctx context.Context, app uint64, msgs []*store.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		if m == nil || m.From == "" || m.To == "" {
+			return errors.New("sqlite: append messages: a message without sender or receiver")
+		}
+	}
+	out := make([]store.Message, len(msgs))
+	err := db.update(ctx, func(t *tx) error {
+		b := batch{
+			t:      t,
+			app:    int64(app),
+			boxes:  make(map[string]*mailbox),
+			seqs:   make(map[pair]int64),
+			convs:  make(map[pair]*convChange),
+			days:   make(map[string]*dayCounts),
+			sender: make(map[[2]string]bool),
+		}
+		for i, m := range msgs {
+			if err := b.add(m, &out[i]); err != nil {
+				return err
+			}
+		}
+		return b.finish()
+	})
+	if err != nil {
+		return err
+	}
+	for i, m := range msgs {
+		*m = out[i]
+	}
+	return nil
+}
+
+// batch is an AppendMessages in progress.
+type batch struct {
+	t     *tx
+	app   int64
+	boxes map[string]*mailbox
+	seqs  map[pair]int64 // newest conversation seq, counting the batch so far
+	convs map[pair]*convChange
+	order []pair // of convs, first change first
+	days  map[string]*dayCounts
+	// sender holds the (user, day) pairs of the batch's senders, and
+	// senders lists them in order.
+	sender  map[[2]string]bool
+	senders [][2]string
+}
+
+func utcDay(unixMilli int64) string {
+	return time.UnixMilli(unixMilli).UTC().Format(dayLayout)
+}
+
+func (b *batch) day(d string) *dayCounts {
+	c := b.days[d]
+	if c == nil {
+		c = new(dayCounts)
+		b.days[d] = c
+	}
+	return c
+}
+
+// mailbox returns user's mailbox.
+func (b *batch) mailbox(user string) (*mailbox, error) {
+	if mb := b.boxes[user]; mb != nil {
+		return mb, nil
+	}
+	mb := &mailbox{user: user}
+	err := b.t.s.mboxGet.QueryRowContext(b.t.ctx, b.app, user).Scan(&mb.sendDay, &mb.maxSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		// No account, so an empty mailbox: DeleteUser empties it.
+		mb.missing, err = true, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.boxes[user] = mb
+	return mb, nil
+}
+
+// create creates the account of a mailbox, if missing, at time at.
+func (b *batch) create(mb *mailbox, at int64) error {
+	if !mb.missing {
+		return nil
+	}
+	if _, err := b.t.exec(b.t.s.userAdd, b.app, mb.user, at); err != nil {
+		return err
+	}
+	mb.missing = false
+	b.day(utcDay(at)).newUsers++
+	return nil
+}
+
+// add stores m, or finds its duplicate, and sets *out to m as stored.
+func (b *batch) add(m *store.Message, out *store.Message) error {
+	t := b.t
+	from, err := b.mailbox(m.From)
+	if err != nil {
+		return err
+	}
+	to, err := b.mailbox(m.To)
+	if err != nil {
+		return err
+	}
+	p := pairOf(m.From, m.To)
+	seq, ok := b.seqs[p]
+	if !ok {
+		if err := t.s.convSeqGet.QueryRowContext(t.ctx, b.app, p.a, p.b).Scan(&seq); err != nil {
+			return err
+		}
+	}
+	self := from == to
+	convSeq, fromSeq, toSeq := seq+1, from.maxSeq+1, to.maxSeq+1
+	if self {
+		toSeq = fromSeq
+	}
+	body := m.Body
+	if body == nil {
+		body = []byte{}
+	}
+	args := []any{b.app, m.From, fromSeq, m.To, toSeq, convSeq, m.ID, m.ClientMsgID, int64(m.Random), m.Time, body}
+	var n, want int64
+	if self {
+		n, err = t.exec(t.s.msgAdd1, args...)
+		want = 1
+	} else {
+		n, err = t.exec(t.s.msgAdd2, args...)
+		want = 2
+	}
+	if err != nil {
+		return err
+	}
+	if n < want {
+		// The sender's row hit the (From, ClientMsgID) index: a duplicate.
+		// Answer with the stored message and undo the receiver's row.
+		rows, err := t.s.msgByClientID.QueryContext(t.ctx, b.app, m.From, m.ClientMsgID)
+		es, err := scanEntries(m.From, rows, err)
+		if err != nil {
+			return err
+		}
+		if m.ClientMsgID == "" || len(es) == 0 || es[0].Seq == uint64(fromSeq) {
+			return fmt.Errorf("sqlite: append messages: seq %d of %q or %d of %q is taken", fromSeq, m.From, toSeq, m.To)
+		}
+		if !self && n == 1 {
+			if _, err := t.exec(t.s.msgDel, b.app, m.To, toSeq); err != nil {
+				return err
+			}
+		}
+		*out = es[0].Message
+		out.Dup = true
+		return nil
+	}
+
+	if err := b.create(from, m.Time); err != nil {
+		return err
+	}
+	if err := b.create(to, m.Time); err != nil {
+		return err
+	}
+	b.seqs[p] = convSeq
+	from.maxSeq = fromSeq
+	to.maxSeq = toSeq
+	*out = *m
+	out.ConvSeq, out.FromSeq, out.ToSeq, out.Dup = uint64(convSeq), uint64(fromSeq), uint64(toSeq), false
+
+	c := b.convs[p]
+	if c == nil {
+		c = new(convChange)
+		b.convs[p] = c
+		b.order = append(b.order, p)
+	}
+	c.convSeq = convSeq
+	sent, recv := &c.a, &c.b
+	if m.From != p.a {
+		sent, recv = recv, sent
+	}
+	sent.lastSeq, sent.time = fromSeq, m.Time
+	if !self {
+		recv.lastSeq, recv.time = toSeq, m.Time
+		recv.unread++
+	}
+
+	d := utcDay(m.Time)
+	b.day(d).messages++
+	if k := [2]string{m.From, d}; !b.sender[k] {
+		b.sender[k] = true
+		b.senders = append(b.senders, k)
+	}
+	return nil
+}
+
+// finish writes the conversations and statistics of the batch.
+func (b *batch) finish() error {
+	t := b.t
+	for _, p := range b.order {
+		c := b.convs[p]
+		var err error
+		if p.a == p.b {
+			_, err = t.exec(t.s.convPut1, b.app, p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, 0)
+		} else {
+			_, err = t.exec(t.s.convPut2, b.app,
+				p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, c.a.unread,
+				p.b, p.a, c.convSeq, c.b.lastSeq, c.b.time, c.b.unread)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, k := range b.senders {
+		user, day := k[0], k[1]
+		mb := b.boxes[user]
+		if mb.sendDay == day {
+			continue
+		}
+		n, err := t.exec(t.s.daySenderAdd, b.app, day, user)
+		if err != nil {
+			return err
+		}
+		b.day(day).senders += n
+		if _, err := t.exec(t.s.userSendDay, b.app, user, day); err != nil {
+			return err
+		}
+		mb.sendDay = day
+	}
+	for day, c := range b.days {
+		if _, err := t.exec(t.s.dayMsgs, b.app, day, c.messages, c.senders, c.newUsers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sync implements store.Store.
+func (db *DB) Sync(ctx context.Context, app uint64, owner string, after uint64, limit int) ([]store.Entry, uint64, error) {
+	if limit > 0 {
+		rows, err := db.rs.sync.QueryContext(ctx, int64(app), owner, int64(after), limit)
+		var newest int64
+		es, err := scanEntriesNewest(owner, rows, err, &newest)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(es) > 0 {
+			return es, uint64(newest), nil
+		}
+	}
+	maxSeq, err := db.MaxSeq(ctx, app, owner)
+	return nil, maxSeq, err
+}
+
+// MaxSeq implements store.Store.
+func (db *DB) MaxSeq(ctx context.Context, app uint64, owner string) (uint64, error) {
+	var n int64
+	err := db.rs.maxSeq.QueryRowContext(ctx, int64(app), owner).Scan(&n)
+	return uint64(n), err
+}
+
+// History implements store.Store.
+func (db *DB) History(ctx context.Context, app uint64, owner, peer string, before uint64, limit int) ([]store.Entry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	b := int64(math.MaxInt64)
+	if before > 0 && before < math.MaxInt64 {
+		b = int64(before)
+	}
+	rows, err := db.rs.history.QueryContext(ctx, int64(app), owner, peer, b, limit)
+	return scanEntries(owner, rows, err)
+}
+
+// Conversations implements store.Store.
+func (db *DB) Conversations(ctx context.Context, app uint64, owner string, after store.Cursor, limit int) ([]store.Conversation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if after == (store.Cursor{}) {
+		after.Time = math.MaxInt64
+	}
+	rows, err := db.rs.convs.QueryContext(ctx, int64(app), owner, after.Time, after.Peer, limit)
+	return scanConvs(owner, rows, err)
+}
+
+// MarkRead implements store.Store.
+func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, convSeq uint64) (store.Conversation, error) {
+	var conv store.Conversation
+	err := db.update(ctx, func(t *tx) error {
+		var newest, read int64
+		err := t.c.QueryRowContext(t.ctx, `SELECT conv_seq, read_seq FROM convs WHERE app = ? AND owner = ? AND peer = ?`,
+			int64(app), owner, peer).Scan(&newest, &read)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("conversation of %q with %q: %w", owner, peer, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		upTo := newest
+		if convSeq > 0 && convSeq < uint64(newest) {
+			upTo = int64(convSeq)
+		}
+		read = max(read, upTo)
+		if _, err := t.execSQL(`UPDATE convs SET read_seq = ?4, unread = (SELECT count(*) FROM msgs
+				WHERE app = ?1 AND owner = ?2 AND peer = ?3 AND conv_seq > ?4 AND outgoing = 0)
+			WHERE app = ?1 AND owner = ?2 AND peer = ?3`, int64(app), owner, peer, read); err != nil {
+			return err
+		}
+		rows, err := t.c.QueryContext(t.ctx, `SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, `+prefixCols("m.", entryCols)+`
+			FROM convs c JOIN msgs m ON m.app = c.app AND m.owner = c.owner AND m.seq = c.last_seq
+			WHERE c.app = ? AND c.owner = ? AND c.peer = ?`, int64(app), owner, peer)
+		cs, err := scanConvs(owner, rows, err)
+		if err != nil {
+			return err
+		}
+		if len(cs) == 0 {
+			return fmt.Errorf("sqlite: conversation of %q with %q has no last message", owner, peer)
+		}
+		conv = cs[0]
+		return nil
+	})
+	return conv, err
+}
+
+// entryFields are the destinations of entryCols.
+type entryFields struct {
+	seq, peerSeq, convSeq, random, time int64
+	outgoing                            bool
+	peer, key, clientID                 string
+	body                                []byte
+}
+
+func (f *entryFields) dests() []any {
+	return []any{&f.seq, &f.peer, &f.peerSeq, &f.convSeq, &f.outgoing, &f.key, &f.clientID, &f.random, &f.time, &f.body}
+}
+
+func (f *entryFields) entry(owner string) store.Entry {
+	e := store.Entry{Seq: uint64(f.seq), Message: store.Message{
+		ID:          f.key,
+		ClientMsgID: f.clientID,
+		Random:      uint32(f.random),
+		Time:        f.time,
+		ConvSeq:     uint64(f.convSeq),
+	}}
+	if len(f.body) > 0 {
+		e.Body = f.body
+	}
+	if f.outgoing {
+		e.From, e.To, e.FromSeq, e.ToSeq = owner, f.peer, uint64(f.seq), uint64(f.peerSeq)
+	} else {
+		e.From, e.To, e.FromSeq, e.ToSeq = f.peer, owner, uint64(f.peerSeq), uint64(f.seq)
+	}
+	return e
+}
+
+func scanEntries(owner string, rows *sql.Rows, err error) ([]store.Entry, error) {
+	return scanEntriesNewest(owner, rows, err, nil)
+}
+
+// scanEntriesNewest reads entryCols rows of owner's mailbox, followed by the
+// newest seq when newest is not nil.
+func scanEntriesNewest(owner string, rows *sql.Rows, err error, newest *int64) ([]store.Entry, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var es []store.Entry
+	for rows.Next() {
+		var f entryFields
+		dests := f.dests()
+		if newest != nil {
+			dests = append(dests, newest)
+		}
+		if err := rows.Scan(dests...); err != nil {
+			return nil, err
+		}
+		es = append(es, f.entry(owner))
+	}
+	return es, rows.Err()
+}
+
+// scanConvs reads the conversation rows of owner, each with its last
+// message's entryCols.
+func scanConvs(owner string, rows *sql.Rows, err error) ([]store.Conversation, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []store.Conversation
+	for rows.Next() {
+		var (
+			c                     store.Conversation
+			convSeq, read, unread int64
+			f                     entryFields
+		)
+		dests := append([]any{&c.Peer, &convSeq, &read, &unread, &c.Time}, f.dests()...)
+		if err := rows.Scan(dests...); err != nil {
+			return nil, err
+		}
+		c.ConvSeq, c.ReadSeq, c.Unread = uint64(convSeq), uint64(read), int(unread)
+		c.Last = f.entry(owner)
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}

@@ -1,0 +1,351 @@
+// Package sqlite is the embedded storage engine: a store.Store in one SQLite
+// file, through the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// The database runs in WAL mode. All writes go through one connection, one
+// transaction at a time (BEGIN IMMEDIATE, serialised by a mutex), so the
+// login policy is applied atomically per user without further locking; reads
+// use a small pool of other connections and never wait for writers. The
+// statements of the hot paths (Login, AppendMessages, Sync) are prepared once.
+//
+// Durability is set by Options.Synchronous. With "NORMAL" (the default) a
+// commit is written to the WAL file, and so handed to the operating system,
+// before the call returns, but not fsynced: a crash of the process (kill -9,
+// a panic, an OOM kill) loses nothing that was committed, while a power loss
+// or a kernel crash may lose the last transactions (never corrupting the
+// database). With "FULL" every commit is also fsynced: it survives a power
+// loss too, at the cost of an fsync per transaction, which is why
+// AppendMessages stores a whole batch in one.
+//
+// The schema is embedded (schema/NNNN_name.sql) and versioned with PRAGMA
+// user_version; Open applies the versions a database lacks, each in its own
+// transaction, and refuses a database newer than this program.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/imkit/imkit/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// Options configure Open. The zero value works.
+type Options struct {
+	// Synchronous is SQLite's synchronous setting: "NORMAL" (the default)
+	// survives a crash of the process, such as kill -9, since WAL commits
+	// reach the operating system before they return; "FULL" also survives a
+	// power loss, with an fsync per commit.
+	Synchronous string
+	// ReadConns is the number of read connections; default 4.
+	ReadConns int
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process (such as the imkit command run beside the server); default 5s.
+	BusyTimeout time.Duration
+}
+
+// DB is a store.Store in one SQLite database file. Its methods are safe for
+// concurrent use.
+type DB struct {
+	wmu sync.Mutex // guards w and ws, and serialises write transactions
+	wdb *sql.DB
+	w   *sql.Conn // the one write connection; nil once closed
+	ws  writeStmts
+
+	rdb *sql.DB // the read connections
+	rs  readStmts
+}
+
+// errClosed is returned by the methods of a closed DB.
+var errClosed = errors.New("sqlite: database is closed")
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// Open opens the database file at path, creating it when missing (its
+// directory must exist), and brings its schema up to date.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	syncMode := strings.ToUpper(opts.Synchronous)
+	switch syncMode {
+	case "":
+		syncMode = "NORMAL"
+	case "NORMAL", "FULL":
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous %q: want NORMAL or FULL", opts.Synchronous)
+	}
+	nread := opts.ReadConns
+	if nread <= 0 {
+		nread = 4
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+
+	pragma := func(ps ...string) string {
+		q := "_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")"
+		for _, p := range ps {
+			q += "&_pragma=" + p
+		}
+		return fileURI(path) + "?" + q
+	}
+	db := &DB{}
+	var err error
+	db.wdb, err = sql.Open("sqlite", pragma(
+		"journal_mode(WAL)",
+		"synchronous("+syncMode+")",
+		"foreign_keys(0)",
+		"cache_size(-32768)", // 32 MiB
+		"temp_store(MEMORY)",
+		"journal_size_limit(67108864)",
+	))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.wdb.SetMaxOpenConns(1)
+	db.wdb.SetMaxIdleConns(1)
+	db.wdb.SetConnMaxLifetime(0)
+	db.wdb.SetConnMaxIdleTime(0)
+	if db.w, err = db.wdb.Conn(ctx); err != nil {
+		db.wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	fail := func(err error) (*DB, error) {
+		db.close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, db.w); err != nil {
+		return fail(err)
+	}
+	if err := db.ws.prepare(ctx, db.w); err != nil {
+		return fail(err)
+	}
+
+	db.rdb, err = sql.Open("sqlite", pragma(
+		"query_only(1)",
+		"cache_size(-16384)", // 16 MiB
+		"temp_store(MEMORY)",
+	))
+	if err != nil {
+		return fail(err)
+	}
+	db.rdb.SetMaxOpenConns(nread)
+	db.rdb.SetMaxIdleConns(nread)
+	db.rdb.SetConnMaxLifetime(0)
+	db.rdb.SetConnMaxIdleTime(0)
+	if err := db.rs.prepare(ctx, db.rdb); err != nil {
+		return fail(err)
+	}
+	return db, nil
+}
+
+// fileURI makes a SQLite URI of a file path, so that no character of the
+// path is taken for a query parameter.
+func fileURI(p string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + r.Replace(p)
+}
+
+// Close closes the database. Transactions in flight finish first.
+func (db *DB) Close() error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.w == nil {
+		return nil
+	}
+	return db.close()
+}
+
+// close closes whatever Open opened; the caller holds wmu or is Open.
+func (db *DB) close() error {
+	var errs []error
+	if db.rdb != nil {
+		db.rs.close()
+		errs = append(errs, db.rdb.Close())
+	}
+	db.ws.close()
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+		db.w = nil
+	}
+	errs = append(errs, db.wdb.Close())
+	return errors.Join(errs...)
+}
+
+// migrate brings the schema of the database on c up to the newest version
+// in schemaFS.
+func migrate(ctx context.Context, c *sql.Conn) error {
+	names, err := fs.Glob(schemaFS, "schema/*.sql")
+	if err != nil {
+		return err
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var ms []migration
+	for _, name := range names {
+		base := path.Base(name)
+		n, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(n)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("schema file %s: name must start with a version number", base)
+		}
+		ms = append(ms, migration{v, name})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+
+	for _, m := range ms {
+		script, err := schemaFS.ReadFile(m.name)
+		if err != nil {
+			return err
+		}
+		if err := migrateTo(ctx, c, m.version, latest, string(script)); err != nil {
+			return fmt.Errorf("schema version %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+// migrateTo applies script, the schema change to version, when the database
+// is below it.
+func migrateTo(ctx context.Context, c *sql.Conn, version, latest int, script string) (err error) {
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	var have int
+	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return err
+	}
+	if have > latest {
+		return fmt.Errorf("the database has schema version %d, newer than this program's %d", have, latest)
+	}
+	if have < version {
+		if _, err := c.ExecContext(ctx, script); err != nil {
+			return err
+		}
+		if _, err := c.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(version)); err != nil {
+			return err
+		}
+	}
+	_, err = c.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// SchemaVersion returns the schema version of the database (PRAGMA
+// user_version).
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.rdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
+}
+
+// tx is a write transaction in progress.
+type tx struct {
+	ctx context.Context
+	c   *sql.Conn
+	s   *writeStmts
+}
+
+// update runs fn in a write transaction, and commits when fn returns nil. It
+// returns fn's error as it is. Once begun, a transaction is not cancelled by
+// ctx: it is short, and finishing it is cheaper than undoing it.
+func (db *DB) update(ctx context.Context, fn func(tx *tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.w == nil {
+		return errClosed
+	}
+	ctx = context.WithoutCancel(ctx)
+	if _, err := db.ws.begin.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			if _, rerr := db.ws.rollback.ExecContext(ctx); rerr != nil && err == nil {
+				err = fmt.Errorf("sqlite: rollback: %w", rerr)
+			}
+		}
+	}()
+	if err := fn(&tx{ctx: ctx, c: db.w, s: &db.ws}); err != nil {
+		return err
+	}
+	if _, err := db.ws.commit.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// exec runs a statement in the transaction and returns the number of rows it
+// changed.
+func (t *tx) exec(s *sql.Stmt, args ...any) (int64, error) {
+	r, err := s.ExecContext(t.ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+// execSQL runs SQL that is not prepared (for the rare paths) and returns the
+// number of rows it changed.
+func (t *tx) execSQL(query string, args ...any) (int64, error) {
+	r, err := t.c.ExecContext(t.ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+// isConstraint reports whether err is a SQLite constraint violation.
+func isConstraint(err error) bool {
+	var e interface{ Code() int }
+	return errors.As(err, &e) && e.Code()&0xff == 19 // SQLITE_CONSTRAINT
+}
+
+// Times are stored as Unix milliseconds; 0 is the zero time.
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// truncMS returns t as it is read back from the database.
+func truncMS(t time.Time) time.Time { return fromMS(ms(t)) }

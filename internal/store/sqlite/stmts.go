@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// writeStmts are the prepared statements of the write connection.
+type writeStmts struct {
+	begin, commit, rollback *sql.Stmt
+
+	// Login
+	userGet      *sql.Stmt
+	userAddLogin *sql.Stmt
+	userSetLogin *sql.Stmt
+	activeOf     *sql.Stmt
+	kick         *sql.Stmt
+	sessionAdd   *sql.Stmt
+	dayUserAdd   *sql.Stmt
+	monthUserAdd *sql.Stmt
+	dayLogin     *sql.Stmt
+
+	// AppendMessages
+	mboxGet       *sql.Stmt
+	userAdd       *sql.Stmt
+	convSeqGet    *sql.Stmt
+	msgAdd1       *sql.Stmt
+	msgAdd2       *sql.Stmt
+	msgDel        *sql.Stmt
+	msgByClientID *sql.Stmt
+	convPut1      *sql.Stmt
+	convPut2      *sql.Stmt
+	daySenderAdd  *sql.Stmt
+	userSendDay   *sql.Stmt
+	dayMsgs       *sql.Stmt
+}
+
+// sessionCols are the columns scanSession reads, after seq.
+const sessionCols = `seq, id, app, user_id, platform, instance_id, login_at, ticket_time, ticket_expire,
+	state, ended_at, kick_reason, kick_platform, kick_at`
+
+// entryCols are the columns scanEntry reads from msgs.
+const entryCols = `seq, peer, peer_seq, conv_seq, outgoing, msg_key, client_msg_id, random, time, body`
+
+// newestSeq is the newest seq of the mailbox (app ?1, owner ?2), NULL when
+// it is empty.
+const newestSeq = `(SELECT seq FROM msgs WHERE app = ?1 AND owner = ?2 ORDER BY seq DESC LIMIT 1)`
+
+// msgValues are the values of a msgs row: app ?1, owner ?2 (the sender when
+// outgoing), its seq ?3, peer ?4, peer's seq ?5, conv_seq ?6, and msg_key ?7,
+// client_msg_id ?8, random ?9, time ?10, body ?11.
+const (
+	msgInsert = `INSERT INTO msgs (app, owner, seq, peer, peer_seq, conv_seq, outgoing,
+		msg_key, client_msg_id, random, time, body) VALUES `
+	msgOut = `(?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11)`
+	msgIn  = `(?1, ?4, ?5, ?2, ?3, ?6, 0, ?7, ?8, ?9, ?10, ?11)`
+)
+
+// convValues are the values of a convs row (app ?1) from offset n: owner,
+// peer, conv_seq, last_seq, time, unread.
+func convValues(n int) string {
+	return fmt.Sprintf("(?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)", n, n+1, n+2, n+3, n+4, n+5)
+}
+
+const (
+	convInsert = `INSERT INTO convs (app, owner, peer, conv_seq, last_seq, time, unread) VALUES `
+	convUpsert = ` ON CONFLICT (app, owner, peer) DO UPDATE SET conv_seq = excluded.conv_seq,
+		last_seq = excluded.last_seq, time = excluded.time, unread = unread + excluded.unread`
+)
+
+func (s *writeStmts) list() []stmtDef {
+	return []stmtDef{
+		{&s.begin, `BEGIN IMMEDIATE`},
+		{&s.commit, `COMMIT`},
+		{&s.rollback, `ROLLBACK`},
+
+		{&s.userGet, `SELECT nick, face_url, imported, created_at, revoked_before, login_day, login_month
+			FROM users WHERE app = ?1 AND user_id = ?2`},
+		{&s.userAddLogin, `INSERT INTO users (app, user_id, created_at, login_day, login_month)
+			VALUES (?1, ?2, ?3, ?4, ?5)`},
+		{&s.userSetLogin, `UPDATE users SET login_day = ?3, login_month = ?4 WHERE app = ?1 AND user_id = ?2`},
+		{&s.activeOf, `SELECT ` + sessionCols + ` FROM sessions
+			WHERE app = ?1 AND user_id = ?2 AND state = 1 ORDER BY login_at, seq`},
+		{&s.kick, `UPDATE sessions SET state = 3, ended_at = ?2, kick_reason = ?3, kick_platform = ?4, kick_at = ?2
+			WHERE id = ?1 AND state = 1`},
+		{&s.sessionAdd, `INSERT INTO sessions (id, app, user_id, platform, instance_id, login_at,
+			ticket_time, ticket_expire, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)`},
+		{&s.dayUserAdd, `INSERT INTO day_users (app, day, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
+		{&s.monthUserAdd, `INSERT INTO month_users (app, month, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
+		{&s.dayLogin, `INSERT INTO day_stats (app, day, logins, active_users, new_users) VALUES (?1, ?2, 1, ?3, ?4)
+			ON CONFLICT (app, day) DO UPDATE SET logins = logins + 1,
+			active_users = active_users + excluded.active_users, new_users = new_users + excluded.new_users`},
+
+		{&s.mboxGet, `SELECT send_day, coalesce(` + newestSeq + `, 0) FROM users WHERE app = ?1 AND user_id = ?2`},
+		{&s.userAdd, `INSERT INTO users (app, user_id, created_at) VALUES (?1, ?2, ?3)`},
+		{&s.convSeqGet, `SELECT max(
+			coalesce((SELECT conv_seq FROM convs WHERE app = ?1 AND owner = ?2 AND peer = ?3), 0),
+			coalesce((SELECT conv_seq FROM convs WHERE app = ?1 AND owner = ?3 AND peer = ?2), 0))`},
+		{&s.msgAdd1, msgInsert + msgOut + ` ON CONFLICT DO NOTHING`},
+		{&s.msgAdd2, msgInsert + msgOut + `, ` + msgIn + ` ON CONFLICT DO NOTHING`},
+		{&s.msgDel, `DELETE FROM msgs WHERE app = ?1 AND owner = ?2 AND seq = ?3`},
+		{&s.msgByClientID, `SELECT ` + entryCols + ` FROM msgs
+			WHERE app = ?1 AND owner = ?2 AND client_msg_id = ?3 AND outgoing = 1 AND client_msg_id <> ''`},
+		{&s.convPut1, convInsert + convValues(2) + convUpsert},
+		{&s.convPut2, convInsert + convValues(2) + `, ` + convValues(8) + convUpsert},
+		{&s.daySenderAdd, `INSERT INTO day_senders (app, day, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
+		{&s.userSendDay, `UPDATE users SET send_day = ?3 WHERE app = ?1 AND user_id = ?2`},
+		{&s.dayMsgs, `INSERT INTO day_stats (app, day, messages, senders, new_users) VALUES (?1, ?2, ?3, ?4, ?5)
+			ON CONFLICT (app, day) DO UPDATE SET messages = messages + excluded.messages,
+			senders = senders + excluded.senders, new_users = new_users + excluded.new_users`},
+	}
+}
+
+// readStmts are the prepared statements of the read connections.
+type readStmts struct {
+	sync    *sql.Stmt
+	maxSeq  *sql.Stmt
+	history *sql.Stmt
+	convs   *sql.Stmt
+	session *sql.Stmt
+	active  *sql.Stmt
+	user    *sql.Stmt
+}
+
+func (s *readStmts) list() []stmtDef {
+	return []stmtDef{
+		{&s.sync, `SELECT ` + entryCols + `, ` + newestSeq + ` FROM msgs
+			WHERE app = ?1 AND owner = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4`},
+		{&s.maxSeq, `SELECT coalesce(` + newestSeq + `, 0)`},
+		{&s.history, `SELECT ` + entryCols + ` FROM msgs
+			WHERE app = ?1 AND owner = ?2 AND peer = ?3 AND conv_seq < ?4 ORDER BY conv_seq DESC LIMIT ?5`},
+		{&s.convs, `SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, ` + prefixCols("m.", entryCols) + `
+			FROM convs c JOIN msgs m ON m.app = c.app AND m.owner = c.owner AND m.seq = c.last_seq
+			WHERE c.app = ?1 AND c.owner = ?2 AND (c.time, c.peer) < (?3, ?4)
+			ORDER BY c.time DESC, c.peer DESC LIMIT ?5`},
+		{&s.session, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?1`},
+		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
+			WHERE app = ?1 AND state = 1 AND user_id IN (SELECT value FROM json_each(?2))
+			ORDER BY login_at, seq`},
+		{&s.user, `SELECT nick, face_url, imported, created_at, revoked_before
+			FROM users WHERE app = ?1 AND user_id = ?2`},
+	}
+}
+
+// prefixCols qualifies each of the comma-separated columns with prefix.
+func prefixCols(prefix, cols string) string {
+	fs := strings.Split(cols, ",")
+	for i, f := range fs {
+		fs[i] = prefix + strings.TrimSpace(f)
+	}
+	return strings.Join(fs, ", ")
+}
+
+type stmtDef struct {
+	s     **sql.Stmt
+	query string
+}
+
+// preparer is a *sql.DB or a *sql.Conn.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func prepareAll(ctx context.Context, p preparer, defs []stmtDef) error {
+	for _, d := range defs {
+		s, err := p.PrepareContext(ctx, d.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", strings.Join(strings.Fields(d.query), " "), err)
+		}
+		*d.s = s
+	}
+	return nil
+}
+
+func closeAll(defs []stmtDef) {
+	for _, d := range defs {
+		if *d.s != nil {
+			(*d.s).Close()
+			*d.s = nil
+		}
+	}
+}
+
+func (s *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	return prepareAll(ctx, c, s.list())
+}
+func (s *writeStmts) close() { closeAll(s.list()) }
+
+func (s *readStmts) prepare(ctx context.Context, db *sql.DB) error {
+	return prepareAll(ctx, db, s.list())
+}
+func (s *readStmts) close() { closeAll(s.list()) }
