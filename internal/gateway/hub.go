@@ -18,6 +18,36 @@ type Hub struct {
 	seed   maphash.Seed
 	shards [hubShards]hubShard
 	online atomic.Int64
+	apps   sync.Map // uint64 -> *appCount
+}
+
+// appCount counts an app's connections on this node, and the most there
+// were since the peak was last taken.
+type appCount struct {
+	cur, peak atomic.Int64
+}
+
+func (h *Hub) count(app uint64) *appCount {
+	if c, ok := h.apps.Load(app); ok {
+		return c.(*appCount)
+	}
+	c, _ := h.apps.LoadOrStore(app, new(appCount))
+	return c.(*appCount)
+}
+
+// TakePeaks returns, per app, the most connections online at once since the
+// last call (at least the number online now), and starts counting afresh.
+func (h *Hub) TakePeaks() map[uint64]int {
+	out := make(map[uint64]int)
+	h.apps.Range(func(k, v any) bool {
+		c := v.(*appCount)
+		cur := c.cur.Load()
+		if p := c.peak.Swap(cur); p > 0 || cur > 0 {
+			out[k.(uint64)] = int(max(p, cur))
+		}
+		return true
+	})
+	return out
 }
 
 const hubShards = 64
@@ -64,6 +94,10 @@ func (h *Hub) add(c *Conn, sess store.Session) (replaced *Conn) {
 	}
 	s.users[k] = append(conns, c)
 	h.online.Add(1)
+	ac := h.count(sess.App)
+	n := ac.cur.Add(1)
+	for p := ac.peak.Load(); n > p && !ac.peak.CompareAndSwap(p, n); p = ac.peak.Load() {
+	}
 	return nil
 }
 
@@ -85,6 +119,7 @@ func (h *Hub) remove(c *Conn, sess store.Session) {
 				s.users[k] = conns
 			}
 			h.online.Add(-1)
+			h.count(sess.App).cur.Add(-1)
 			return
 		}
 	}

@@ -42,6 +42,13 @@ type Config struct {
 	MaxFailures   int
 	FailureWindow time.Duration
 	LockDuration  time.Duration
+	// SessionRetention is how long ended sessions are kept, so that an
+	// instance coming back learns it was kicked (default 7 days; after that
+	// it is refused all the same, without the details).
+	SessionRetention time.Duration
+	// StatsInterval is how often the peak of online instances is written
+	// (default 5s).
+	StatsInterval time.Duration
 	// Logger receives the server's log; nil discards.
 	Logger *slog.Logger
 }
@@ -61,6 +68,8 @@ type Server struct {
 	ln    net.Listener
 	serve chan error
 	once  sync.Once
+	stop  chan struct{} // closed by Shutdown: ends the maintenance loop
+	bg    sync.WaitGroup
 }
 
 // New wires a Server; Start starts serving.
@@ -78,7 +87,13 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub()}
+	if cfg.SessionRetention <= 0 {
+		cfg.SessionRetention = 7 * 24 * time.Hour
+	}
+	if cfg.StatsInterval <= 0 {
+		cfg.StatsInterval = 5 * time.Second
+	}
+	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
 	s.Sessions = session.New(session.Config{
 		Store:         cfg.Store,
 		Notifier:      s.Hub,
@@ -138,7 +153,55 @@ func (s *Server) Start() error {
 	s.ln = gateway.CorkListener(ln)
 	s.serve = make(chan error, 1)
 	go func() { s.serve <- s.http.Serve(s.ln) }()
+	s.bg.Add(1)
+	go s.maintain()
 	return nil
+}
+
+// maintain records the peaks of online instances and purges old sessions,
+// until Shutdown.
+func (s *Server) maintain() {
+	defer s.bg.Done()
+	stats := time.NewTicker(s.cfg.StatsInterval)
+	defer stats.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
+	s.purgeSessions()
+	for {
+		select {
+		case <-stats.C:
+			s.recordPeaks()
+		case <-purge.C:
+			s.purgeSessions()
+		case <-s.stop:
+			s.recordPeaks()
+			return
+		}
+	}
+}
+
+func (s *Server) recordPeaks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	day := s.Sessions.Day(s.cfg.Now())
+	for app, n := range s.Hub.TakePeaks() {
+		if err := s.Store.RecordPeakOnline(ctx, app, day, n); err != nil {
+			s.log.Error("record peak online", "app", app, "err", err)
+		}
+	}
+}
+
+func (s *Server) purgeSessions() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := s.Store.PurgeSessions(ctx, s.cfg.Now().Add(-s.cfg.SessionRetention))
+	if err != nil {
+		s.log.Error("purge sessions", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("purged ended sessions", "n", n)
+	}
 }
 
 // Addr returns the address the server listens on, once started.
@@ -160,6 +223,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = gerr
 		}
 		s.Messages.Close()
+		close(s.stop)
+		s.bg.Wait()
 	})
 	return err
 }

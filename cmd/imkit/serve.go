@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/server"
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlite"
+)
+
+func init() {
+	register("serve", "run the server", runServe)
+}
+
+// Main is the server program: Run opens the store, creates the default app
+// on first start and starts serving; Close stops. Tests run it in-process.
+type Main struct {
+	// DataDir holds the SQLite database (imkit.db).
+	DataDir string
+	// Sync is SQLite's synchronous mode: "NORMAL" or "FULL".
+	Sync string
+	// Config is the server's configuration; Store is set by Run.
+	Config server.Config
+	// Out receives the start-up banner (the default app's credentials).
+	Out io.Writer
+
+	Store  store.Store
+	Server *server.Server
+}
+
+// Run starts the server and returns once it is serving.
+func (m *Main) Run(ctx context.Context) error {
+	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := openStore(ctx, m.DataDir, m.Sync)
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	if err := m.ensureApp(ctx); err != nil {
+		st.Close()
+		return err
+	}
+	m.Config.Store = st
+	srv, err := server.New(m.Config)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		st.Close()
+		return err
+	}
+	m.Server = srv
+	addr := srv.Addr()
+	fmt.Fprintf(m.Out, "imkit: listening on %s\n", addr)
+	fmt.Fprintf(m.Out, "  SDK (WebSocket): ws://%s/ws\n  REST API:        http://%s/v4/\n", addr, addr)
+	fmt.Fprintf(m.Out, "  data:            %s (SQLite)\n", m.DataDir)
+	return nil
+}
+
+// Close shuts the server down (clients are told to reconnect) and closes
+// the store.
+func (m *Main) Close() error {
+	var err error
+	if m.Server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = m.Server.Shutdown(ctx)
+		cancel()
+	}
+	if m.Store != nil {
+		if cerr := m.Store.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// ensureApp creates the default app when there is none, and prints the
+// apps.
+func (m *Main) ensureApp(ctx context.Context) error {
+	apps, err := m.Store.Apps(ctx)
+	if err != nil {
+		return fmt.Errorf("list apps: %w", err)
+	}
+	if len(apps) == 0 {
+		a, err := newApp(0, "", "administrator")
+		if err != nil {
+			return err
+		}
+		if err := m.Store.CreateApp(ctx, a); err != nil {
+			return fmt.Errorf("create default app: %w", err)
+		}
+		fmt.Fprintf(m.Out, "imkit: created the default app (keep the secret key secret; it signs UserSigs)\n")
+		printApp(m.Out, a, true)
+		return nil
+	}
+	for _, a := range apps {
+		printApp(m.Out, a, false)
+	}
+	fmt.Fprintf(m.Out, "  (secret keys: imkit app list --data %s --show-keys)\n", m.DataDir)
+	return nil
+}
+
+func printApp(w io.Writer, a store.App, showKey bool) {
+	fmt.Fprintf(w, "  SDKAppID:        %d\n", a.SDKAppID)
+	if showKey {
+		fmt.Fprintf(w, "  secret key:      %s\n", a.Key)
+	}
+	fmt.Fprintf(w, "  admin:           %s\n", a.Admin)
+	fmt.Fprintf(w, "  login policy:    %s\n", a.Policy)
+}
+
+// newApp returns an app; a zero sdkAppID or an empty key picks a random one
+// (SDKAppIDs in Tencent's range 1400000000..1499999999, keys of 64 hex
+// digits like Tencent's).
+func newApp(sdkAppID uint64, key, admin string) (store.App, error) {
+	if sdkAppID == 0 {
+		n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
+		if err != nil {
+			return store.App{}, err
+		}
+		sdkAppID = 1_400_000_000 + n.Uint64()
+	}
+	if key == "" {
+		var b [32]byte
+		rand.Read(b[:])
+		key = hex.EncodeToString(b[:])
+	}
+	if admin == "" {
+		admin = "administrator"
+	}
+	if err := imkit.ValidateUserID(admin); err != nil {
+		return store.App{}, fmt.Errorf("admin: %s", imkit.ErrorMessage(err))
+	}
+	return store.App{SDKAppID: sdkAppID, Key: key, Admin: admin, Policy: imkit.DefaultPolicy, CreatedAt: time.Now()}, nil
+}
+
+func openStore(ctx context.Context, dir, sync string) (store.Store, error) {
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "imkit.db"), sqlite.Options{Synchronous: sync})
+	if err != nil {
+		return nil, fmt.Errorf("open database in %s: %w", dir, err)
+	}
+	return st, nil
+}
+
+const serveUsage = `usage: imkit serve [flags]
+
+Runs the imkit server on an embedded SQLite database in --data. On the first
+start it creates a default app and prints its SDKAppID, secret key and admin
+identifier. SIGINT or SIGTERM shut it down gracefully: clients are told to
+reconnect, accepted messages are stored.
+
+flags:
+`
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "serve")
+	fs.Usage = func() { fmt.Fprint(env.Stderr, serveUsage); fs.PrintDefaults() }
+	m := &Main{Out: env.Stdout}
+	fs.StringVar(&m.DataDir, "data", envOr(env, "IMKIT_DATA", "imkit-data"), "data `directory` (env IMKIT_DATA)")
+	fs.StringVar(&m.Config.Addr, "addr", envOr(env, "IMKIT_ADDR", "127.0.0.1:8080"), "listen `address` host:port (env IMKIT_ADDR)")
+	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
+	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
+	fs.DurationVar(&m.Config.ExpiryLead, "expiry-lead", 5*time.Minute, "how long before a ticket expires clients are asked to renew it")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "imkit serve: unexpected argument %q\n", fs.Arg(0))
+		return exitError{2}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(env.Stderr, "imkit serve: bad -log-level %q\n", *logLevel)
+		return exitError{2}
+	}
+	switch strings.ToUpper(m.Sync) {
+	case "NORMAL", "FULL":
+	default:
+		fmt.Fprintf(env.Stderr, "imkit serve: -sync must be normal or full\n")
+		return exitError{2}
+	}
+	m.Config.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-m.Server.Done():
+		m.Close()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}
+	fmt.Fprintln(env.Stdout, "imkit: shutting down")
+	return m.Close()
+}
+
+func envOr(env *Env, name, def string) string {
+	if v := env.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

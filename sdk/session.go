@@ -1,0 +1,366 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/protocol"
+)
+
+// session is one login of a user on this instance: it spans reconnects
+// until logout, a kick or expiry.
+type session struct {
+	sdk    *SDK
+	userID string
+	ctx    context.Context // ends with the session
+	cancel context.CancelFunc
+
+	mu      sync.Mutex    // guards the fields below
+	sig     string        // the current ticket (renewed ones replace it)
+	id      string        // the server's session ID
+	conn    *conn         // the live connection; nil while reconnecting
+	changed chan struct{} // closed (and replaced) whenever conn changes
+	beat    time.Duration // ping interval
+
+	syncMu sync.Mutex // one sync at a time
+	wg     sync.WaitGroup
+}
+
+func newSession(s *SDK, userID, sig string) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{sdk: s, userID: userID, sig: sig, ctx: ctx, cancel: cancel, changed: make(chan struct{})}
+}
+
+// connect dials and logs in (resumes sessionID when it is set). It reports
+// OnConnecting, then OnConnectSuccess or OnConnectFailed.
+func (ss *session) connect(ctx context.Context, sessionID string) (*conn, *protocol.LoginReply, error) {
+	s := ss.sdk
+	l := s.cfg.Listener
+	s.emit(l.OnConnecting)
+	c, reply, err := ss.dialLogin(ctx, sessionID)
+	if err != nil {
+		if f := l.OnConnectFailed; f != nil {
+			code, msg := imkit.ErrorCode(err), imkit.ErrorMessage(err)
+			s.ev.post(func() { f(code, msg) })
+		}
+		return nil, nil, err
+	}
+	s.emit(l.OnConnectSuccess)
+	return c, reply, nil
+}
+
+func (ss *session) dialLogin(ctx context.Context, sessionID string) (*conn, *protocol.LoginReply, error) {
+	s := ss.sdk
+	c, err := dial(ctx, s.dialer, s.url, ss.onPush)
+	if err != nil {
+		return nil, nil, err
+	}
+	ss.mu.Lock()
+	req := protocol.LoginRequest{
+		SDKAppID:   s.appID,
+		UserID:     ss.userID,
+		UserSig:    ss.sig,
+		Platform:   s.cfg.Platform,
+		InstanceID: s.cfg.InstanceID,
+		SessionID:  sessionID,
+		SDKVersion: Version,
+	}
+	ss.mu.Unlock()
+	var reply protocol.LoginReply
+	f, err := c.roundTrip(ctx, protocol.OpLogin, &req, &reply)
+	if err != nil {
+		c.close()
+		if imkit.ErrorCode(err) == imkit.ErrKickedOffByOther {
+			var k protocol.Kick
+			protocol.DecodeData(f.Data, &k)
+			return nil, nil, &kickedError{err: err, kick: kickInfo(&k)}
+		}
+		return nil, nil, err
+	}
+	return c, &reply, nil
+}
+
+// kickedError is a refused resume of a kicked session, with the kick.
+type kickedError struct {
+	err  error
+	kick KickInfo
+}
+
+func (e *kickedError) Error() string { return e.err.Error() }
+func (e *kickedError) Unwrap() error { return e.err }
+
+func kickInfo(k *protocol.Kick) KickInfo {
+	if k == nil {
+		return KickInfo{}
+	}
+	return KickInfo{Reason: k.Reason, Platform: k.Platform, Time: time.UnixMilli(k.Time)}
+}
+
+// start runs a logged-in session on its first connection.
+func (ss *session) start(c *conn, reply *protocol.LoginReply) {
+	ss.attach(c, reply)
+	ss.wg.Add(1)
+	go ss.run(c)
+}
+
+// attach makes c the live connection and starts its heartbeat and a sync.
+func (ss *session) attach(c *conn, reply *protocol.LoginReply) {
+	beat := time.Duration(reply.Heartbeat) * time.Millisecond
+	if ss.sdk.cfg.Heartbeat > 0 {
+		beat = ss.sdk.cfg.Heartbeat
+	}
+	if beat <= 0 {
+		beat = 30 * time.Second
+	}
+	ss.mu.Lock()
+	ss.id = reply.SessionID
+	ss.conn = c
+	ss.beat = beat
+	close(ss.changed)
+	ss.changed = make(chan struct{})
+	ss.mu.Unlock()
+	go c.heartbeat(beat, beat*5/2)
+	ss.wg.Add(1)
+	go func() {
+		defer ss.wg.Done()
+		ss.sync(reply.MaxSeq)
+	}()
+}
+
+// run watches the live connection; when it drops, it reconnects and
+// resumes, or ends the session if the server ended it.
+func (ss *session) run(c *conn) {
+	defer ss.wg.Done()
+	for {
+		select {
+		case <-c.done:
+		case <-ss.ctx.Done():
+			c.close()
+			return
+		}
+		ss.mu.Lock()
+		ss.conn = nil
+		close(ss.changed)
+		ss.changed = make(chan struct{})
+		ss.mu.Unlock()
+		if ss.ctx.Err() != nil {
+			return
+		}
+		code, kick, _ := c.closed()
+		ss.sdk.log.Info("disconnected", "user", ss.userID, "code", code, "reason", protocol.CloseText(code))
+		switch {
+		case code == protocol.CloseKicked:
+			ss.sdk.endSession(ss, endedKicked, kickInfo(kick), imkit.ErrKickedOffByOther, "kicked offline")
+			return
+		case code == protocol.CloseTicketExpired:
+			ss.sdk.endSession(ss, endedExpired, KickInfo{}, imkit.ErrUserSigExpired, "ticket expired")
+			return
+		case !protocol.Reconnect(code):
+			ss.sdk.endSession(ss, endedRefused, KickInfo{}, imkit.ErrNetDisconnected,
+				"the server closed the connection: "+protocol.CloseText(code))
+			return
+		}
+		if c = ss.reconnect(); c == nil {
+			return
+		}
+	}
+}
+
+// reconnect tries to resume the session, with capped, full-jitter
+// exponential backoff, until it succeeds (it returns the new connection),
+// the server refuses for good, or the session ends (it returns nil).
+func (ss *session) reconnect() *conn {
+	cfg := &ss.sdk.cfg
+	for try := 0; ; try++ {
+		ceiling := cfg.ReconnectMax
+		if try < 30 && cfg.ReconnectMin<<try < ceiling {
+			ceiling = cfg.ReconnectMin << try
+		}
+		t := time.NewTimer(rand.N(ceiling + 1))
+		select {
+		case <-t.C:
+		case <-ss.ctx.Done():
+			t.Stop()
+			return nil
+		}
+		ss.mu.Lock()
+		id := ss.id
+		ss.mu.Unlock()
+		ctx, cancel := context.WithTimeout(ss.ctx, cfg.LoginTimeout)
+		c, reply, err := ss.connect(ctx, id)
+		cancel()
+		if ss.ctx.Err() != nil {
+			if c != nil {
+				c.close()
+			}
+			return nil
+		}
+		if err == nil {
+			ss.attach(c, reply)
+			return c
+		}
+		code := imkit.ErrorCode(err)
+		switch code {
+		case imkit.ErrKickedOffByOther:
+			var kick KickInfo
+			if ke, ok := err.(*kickedError); ok {
+				kick = ke.kick
+			}
+			ss.sdk.endSession(ss, endedKicked, kick, code, imkit.ErrorMessage(err))
+			return nil
+		case imkit.ErrSvrUserSigExpired:
+			ss.sdk.endSession(ss, endedExpired, KickInfo{}, code, imkit.ErrorMessage(err))
+			return nil
+		case imkit.ErrSvrInvalidUserSig:
+			ss.sdk.endSession(ss, endedKicked, KickInfo{Reason: imkit.KickAdmin}, code, imkit.ErrorMessage(err))
+			return nil
+		case imkit.ErrSvrUserSigEmpty, imkit.ErrSvrUserSigCheckFailed, imkit.ErrSvrUserSigMismatchKey,
+			imkit.ErrSvrUserSigMismatchID, imkit.ErrSvrUserSigMismatchApp, imkit.ErrSvrSDKAppIDNotFound,
+			imkit.ErrSvrInvalidParameters, imkit.ErrSDKNotLoggedIn:
+			// The ticket no longer opens this session: only the app can
+			// provide a new one.
+			ss.sdk.endSession(ss, endedExpired, KickInfo{}, code, imkit.ErrorMessage(err))
+			return nil
+		}
+		ss.sdk.log.Info("reconnect failed", "user", ss.userID, "try", try, "code", code, "err", imkit.ErrorMessage(err))
+	}
+}
+
+// connected reports whether the session has a live connection.
+func (ss *session) connected() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.conn == nil {
+		return false
+	}
+	_, _, done := ss.conn.closed()
+	return !done
+}
+
+// waitConn returns the live connection, waiting while the SDK reconnects,
+// until ctx ends (9520) or the session ends (6014).
+func (ss *session) waitConn(ctx context.Context, what string) (*conn, error) {
+	for {
+		ss.mu.Lock()
+		c, changed := ss.conn, ss.changed
+		ss.mu.Unlock()
+		if c != nil {
+			if _, _, done := c.closed(); !done {
+				return c, nil
+			}
+		}
+		select {
+		case <-changed:
+		case <-ss.ctx.Done():
+			return nil, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "not logged in")
+		case <-ctx.Done():
+			return nil, ctxErr(ctx, what)
+		}
+	}
+}
+
+// call sends a request on the live connection and waits for its reply. A
+// request the link drops under is sent again on the next connection: every
+// request is idempotent.
+func (ss *session) call(ctx context.Context, op string, req, reply any) error {
+	for {
+		c, err := ss.waitConn(ctx, op)
+		if err != nil {
+			return err
+		}
+		_, err = c.roundTrip(ctx, op, req, reply)
+		if err != errDisconnected {
+			return err
+		}
+		if ss.ctx.Err() != nil {
+			return imkit.Errorf(imkit.ErrSDKNotLoggedIn, "not logged in")
+		}
+	}
+}
+
+// onPush handles a push from the server (on the connection's read loop).
+func (ss *session) onPush(op string, data json.RawMessage) {
+	if ss.ctx.Err() != nil {
+		return
+	}
+	switch op {
+	case protocol.PushExpiring:
+		go ss.renew()
+	case protocol.PushMsg:
+		ss.onMessage(data)
+	case protocol.PushConvRead:
+		ss.onConvRead(data)
+	}
+}
+
+// renew asks the app for a fresh ticket and hands it to the server on the
+// live connection. Without a provider, or when it fails, nothing happens and
+// the server ends the session at expiry.
+func (ss *session) renew() {
+	provider := ss.sdk.cfg.UserSigProvider
+	if provider == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ss.ctx, 30*time.Second)
+	defer cancel()
+	sig, err := provider(ctx, ss.userID)
+	if err != nil || sig == "" {
+		ss.sdk.log.Warn("UserSigProvider failed; the session ends at expiry", "user", ss.userID, "err", err)
+		return
+	}
+	var reply protocol.RenewReply
+	if err := ss.call(ctx, protocol.OpRenew, &protocol.RenewRequest{UserSig: sig}, &reply); err != nil {
+		ss.sdk.log.Warn("renew refused; the session ends at expiry", "user", ss.userID, "code", imkit.ErrorCode(err), "err", imkit.ErrorMessage(err))
+		return
+	}
+	ss.mu.Lock()
+	ss.sig = sig
+	ss.mu.Unlock()
+}
+
+// logout ends the session on the server (best effort within ctx) and stops
+// it here.
+func (ss *session) logout(ctx context.Context) {
+	ss.mu.Lock()
+	c, id := ss.conn, ss.id
+	ss.mu.Unlock()
+	if c != nil {
+		c.roundTrip(ctx, protocol.OpLogout, nil, nil)
+		ss.stop()
+		return
+	}
+	// Reconnecting: stop that, then resume just long enough to log out, if
+	// the server can be reached in time.
+	ss.stop()
+	if id == "" || ctx.Err() != nil {
+		return
+	}
+	if c, _, err := ss.dialLogin(ctx, id); err == nil {
+		c.roundTrip(ctx, protocol.OpLogout, nil, nil)
+		c.close()
+	}
+}
+
+// logoutOn logs out on a connection of a login that was abandoned.
+func (ss *session) logoutOn(c *conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.roundTrip(ctx, protocol.OpLogout, nil, nil)
+	c.close()
+	ss.stop()
+}
+
+// stop ends the session here: its loops end and its connection closes.
+func (ss *session) stop() {
+	ss.cancel()
+	ss.mu.Lock()
+	c := ss.conn
+	ss.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
