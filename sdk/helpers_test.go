@@ -165,3 +165,5 @@ func ctx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+func srvNow() time.Time { return time.Now() }
