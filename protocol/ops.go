@@ -11,7 +11,7 @@ const (
 	OpSend     = "send"      // SendRequest -> SendReply
 	OpSync     = "sync"      // SyncRequest -> SyncReply
 	OpConvList = "conv.list" // ConvListRequest -> ConvListReply
-	OpConvRead = "conv.read" // ConvReadRequest -> no payload
+	OpConvRead = "conv.read" // ConvReadRequest -> ConvRead
 	OpHistory  = "history"   // HistoryRequest -> HistoryReply
 )
 
