@@ -123,11 +123,15 @@ func (s *Service) Sent() int64 { return s.sent.Load() }
 // message; empty for messages from the REST API). It returns an
 // *imkit.Error at once when the message is invalid.
 func (s *Service) Submit(app uint64, from, session string, req *protocol.SendRequest, done func(*store.Message, error)) error {
+	return s.submit(app, from, session, req, SendOptions{}, done)
+}
+
+func (s *Service) submit(app uint64, from, session string, req *protocol.SendRequest, opts SendOptions, done func(*store.Message, error)) error {
 	body, err := validate(from, req)
 	if err != nil {
 		return err
 	}
-	p := &pending{app: app, except: session, done: done}
+	p := &pending{app: app, except: session, noPush: opts.NoSenderPush, done: done}
 	p.msg = store.Message{
 		ID:          s.newKey(req.Random),
 		ClientMsgID: req.ClientMsgID,
@@ -155,12 +159,25 @@ func (s *Service) Submit(app uint64, from, session string, req *protocol.SendReq
 
 // Send is Submit that waits for the message to be stored.
 func (s *Service) Send(ctx context.Context, app uint64, from string, req *protocol.SendRequest) (*store.Message, error) {
+	return s.SendWith(ctx, app, from, req, SendOptions{})
+}
+
+// SendOptions change how SendWith delivers a message.
+type SendOptions struct {
+	// NoSenderPush stores the message in the sender's mailbox as usual but
+	// does not push it to the sender's online instances (the REST API's
+	// SyncOtherMachine=2); they see it at their next sync or history read.
+	NoSenderPush bool
+}
+
+// SendWith is Send with options.
+func (s *Service) SendWith(ctx context.Context, app uint64, from string, req *protocol.SendRequest, opts SendOptions) (*store.Message, error) {
 	type result struct {
 		m   *store.Message
 		err error
 	}
 	ch := make(chan result, 1)
-	err := s.Submit(app, from, "", req, func(m *store.Message, err error) { ch <- result{m, err} })
+	err := s.submit(app, from, "", req, opts, func(m *store.Message, err error) { ch <- result{m, err} })
 	if err != nil {
 		return nil, err
 	}
