@@ -18,16 +18,11 @@ const appCols = `sdk_app_id, key, admin, policy, max_instances, webhook_url, cre
 // CreateApp implements store.Store.
 func (db *DB) CreateApp(ctx context.Context, a store.App) error {
 	return db.update(ctx, func(t *tx) error {
-		var one int
-		err := t.c.QueryRowContext(t.ctx, `SELECT 1 FROM apps WHERE sdk_app_id = ?`, int64(a.SDKAppID)).Scan(&one)
-		if err == nil {
-			return fmt.Errorf("app %d: %w", a.SDKAppID, store.ErrExists)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		_, err = t.execSQL(`INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		n, err := t.execSQL(`INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			int64(a.SDKAppID), a.Key, a.Admin, int64(a.Policy), formatLimits(a.MaxInstances), a.WebhookURL, ms(a.CreatedAt))
+		if err == nil && n == 0 {
+			err = fmt.Errorf("app %d: %w", a.SDKAppID, store.ErrExists)
+		}
 		return err
 	})
 }

@@ -118,14 +118,12 @@ func (b *batch) mailbox(user string) (*mailbox, error) {
 		return mb, nil
 	}
 	mb := &mailbox{user: user}
-	err := b.t.s.mboxGet.QueryRowContext(b.t.ctx, b.app, user).Scan(&mb.sendDay, &mb.maxSeq)
-	if errors.Is(err, sql.ErrNoRows) {
-		// No account, so an empty mailbox: DeleteUser empties it.
-		mb.missing, err = true, nil
-	}
+	found, err := b.t.row(b.t.s.mboxGet, []any{&mb.sendDay, &mb.maxSeq}, b.app, user)
 	if err != nil {
 		return nil, err
 	}
+	// No account, so an empty mailbox: DeleteUser empties it.
+	mb.missing = !found
 	b.boxes[user] = mb
 	return mb, nil
 }
@@ -157,7 +155,7 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 	p := pairOf(m.From, m.To)
 	seq, ok := b.seqs[p]
 	if !ok {
-		if err := t.s.convSeqGet.QueryRowContext(t.ctx, b.app, p.a, p.b).Scan(&seq); err != nil {
+		if _, err := t.row(t.s.convSeqGet, []any{&seq}, b.app, p.a, p.b); err != nil {
 			return err
 		}
 	}
@@ -185,12 +183,12 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 	if n < want {
 		// The sender's row hit the (From, ClientMsgID) index: a duplicate.
 		// Answer with the stored message and undo the receiver's row.
-		rows, err := t.s.msgByClientID.QueryContext(t.ctx, b.app, m.From, m.ClientMsgID)
-		es, err := scanEntries(m.From, rows, err)
+		var f entryFields
+		found, err := t.row(t.s.msgByClientID, f.dests(), b.app, m.From, m.ClientMsgID)
 		if err != nil {
 			return err
 		}
-		if m.ClientMsgID == "" || len(es) == 0 || es[0].Seq == uint64(fromSeq) {
+		if m.ClientMsgID == "" || !found || f.seq == fromSeq {
 			return fmt.Errorf("sqlite: append messages: seq %d of %q or %d of %q is taken", fromSeq, m.From, toSeq, m.To)
 		}
 		if !self && n == 1 {
@@ -198,7 +196,7 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 				return err
 			}
 		}
-		*out = es[0].Message
+		*out = f.entry(m.From).Message
 		out.Dup = true
 		return nil
 	}
@@ -336,13 +334,14 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 	var conv store.Conversation
 	err := db.update(ctx, func(t *tx) error {
 		var newest, read int64
-		err := t.c.QueryRowContext(t.ctx, `SELECT conv_seq, read_seq FROM convs WHERE app = ? AND owner = ? AND peer = ?`,
-			int64(app), owner, peer).Scan(&newest, &read)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("conversation of %q with %q: %w", owner, peer, store.ErrNotFound)
-		}
+		found := false
+		err := t.rowsSQL(`SELECT conv_seq, read_seq FROM convs WHERE app = ? AND owner = ? AND peer = ?`,
+			[]any{&newest, &read}, func() error { found = true; return errStop }, int64(app), owner, peer)
 		if err != nil {
 			return err
+		}
+		if !found {
+			return fmt.Errorf("conversation of %q with %q: %w", owner, peer, store.ErrNotFound)
 		}
 		upTo := newest
 		if convSeq > 0 && convSeq < uint64(newest) {
@@ -354,17 +353,19 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 			WHERE app = ?1 AND owner = ?2 AND peer = ?3`, int64(app), owner, peer, read); err != nil {
 			return err
 		}
-		rows, err := t.c.QueryContext(t.ctx, `SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, `+prefixCols("m.", entryCols)+`
+		var f convFields
+		found = false
+		err = t.rowsSQL(`SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, `+prefixCols("m.", entryCols)+`
 			FROM convs c JOIN msgs m ON m.app = c.app AND m.owner = c.owner AND m.seq = c.last_seq
-			WHERE c.app = ? AND c.owner = ? AND c.peer = ?`, int64(app), owner, peer)
-		cs, err := scanConvs(owner, rows, err)
+			WHERE c.app = ? AND c.owner = ? AND c.peer = ?`,
+			f.dests(), func() error { found = true; return errStop }, int64(app), owner, peer)
 		if err != nil {
 			return err
 		}
-		if len(cs) == 0 {
+		if !found {
 			return fmt.Errorf("sqlite: conversation of %q with %q has no last message", owner, peer)
 		}
-		conv = cs[0]
+		conv = f.conversation(owner)
 		return nil
 	})
 	return conv, err
@@ -436,18 +437,34 @@ func scanConvs(owner string, rows *sql.Rows, err error) ([]store.Conversation, e
 	defer rows.Close()
 	var cs []store.Conversation
 	for rows.Next() {
-		var (
-			c                     store.Conversation
-			convSeq, read, unread int64
-			f                     entryFields
-		)
-		dests := append([]any{&c.Peer, &convSeq, &read, &unread, &c.Time}, f.dests()...)
-		if err := rows.Scan(dests...); err != nil {
+		var f convFields
+		if err := rows.Scan(f.dests()...); err != nil {
 			return nil, err
 		}
-		c.ConvSeq, c.ReadSeq, c.Unread = uint64(convSeq), uint64(read), int(unread)
-		c.Last = f.entry(owner)
-		cs = append(cs, c)
+		cs = append(cs, f.conversation(owner))
 	}
 	return cs, rows.Err()
+}
+
+// convFields are the destinations of a conversation row with its last
+// message's entryCols.
+type convFields struct {
+	peer                        string
+	convSeq, read, unread, time int64
+	last                        entryFields
+}
+
+func (f *convFields) dests() []any {
+	return append([]any{&f.peer, &f.convSeq, &f.read, &f.unread, &f.time}, f.last.dests()...)
+}
+
+func (f *convFields) conversation(owner string) store.Conversation {
+	return store.Conversation{
+		Peer:    f.peer,
+		Last:    f.last.entry(owner),
+		ConvSeq: uint64(f.convSeq),
+		ReadSeq: uint64(f.read),
+		Unread:  int(f.unread),
+		Time:    f.time,
+	}
 }

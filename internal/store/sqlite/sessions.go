@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -27,7 +28,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 		if !found {
 			u = store.User{App: s.App, UserID: s.UserID, CreatedAt: truncMS(s.LoginAt)}
 		}
-		active, _, err := querySessions(t.s.activeOf.QueryContext(t.ctx, int64(s.App), s.UserID))
+		active, _, err := t.sessions(t.s.activeOf, "", int64(s.App), s.UserID)
 		if err != nil {
 			return err
 		}
@@ -171,10 +172,10 @@ func (db *DB) KickUser(ctx context.Context, app uint64, userID string, k store.K
 // kickAll ends the active sessions of a user as kicked with k, and returns
 // them oldest first.
 func (t *tx) kickAll(app uint64, userID string, k store.Kick) ([]store.Session, error) {
-	ss, seqs, err := querySessions(t.c.QueryContext(t.ctx, `UPDATE sessions
+	ss, seqs, err := t.sessions(nil, `UPDATE sessions
 		SET state = 3, ended_at = ?1, kick_reason = ?2, kick_platform = ?3, kick_at = ?1
 		WHERE app = ?4 AND user_id = ?5 AND state = 1 RETURNING `+sessionCols,
-		ms(k.At), int64(k.Reason), int64(k.Platform), int64(app), userID))
+		ms(k.At), int64(k.Reason), int64(k.Platform), int64(app), userID)
 	if err != nil {
 		return nil, err
 	}
@@ -215,28 +216,71 @@ func querySessions(rows *sql.Rows, err error) ([]store.Session, []int64, error) 
 	var (
 		ss   []store.Session
 		seqs []int64
+		f    sessionFields
 	)
+	dests := f.dests()
 	for rows.Next() {
-		var (
-			s                                   store.Session
-			seq, app, platform, state           int64
-			loginAt, endedAt, kickReason, kickP int64
-			kickAt                              int64
-		)
-		if err := rows.Scan(&seq, &s.ID, &app, &s.UserID, &platform, &s.InstanceID, &loginAt,
-			&s.TicketTime, &s.TicketExpire, &state, &endedAt, &kickReason, &kickP, &kickAt); err != nil {
+		if err := rows.Scan(dests...); err != nil {
 			return nil, nil, err
 		}
-		s.App, s.Platform, s.State = uint64(app), imkit.Platform(platform), store.SessionState(state)
-		s.LoginAt, s.EndedAt = fromMS(loginAt), fromMS(endedAt)
-		if s.State == store.SessionKicked {
-			s.Kick = store.Kick{Reason: imkit.KickReason(kickReason), Platform: imkit.Platform(kickP), At: fromMS(kickAt)}
-		}
-		ss = append(ss, s)
-		seqs = append(seqs, seq)
+		ss = append(ss, f.session())
+		seqs = append(seqs, f.seq)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
 	return ss, seqs, nil
+}
+
+// sessionFields are the destinations of sessionCols.
+type sessionFields struct {
+	seq, app, platform, loginAt, ticketTime, ticketExpire int64
+	state, endedAt, kickReason, kickPlatform, kickAt      int64
+	id, userID, instanceID                                string
+}
+
+func (f *sessionFields) dests() []any {
+	return []any{&f.seq, &f.id, &f.app, &f.userID, &f.platform, &f.instanceID, &f.loginAt,
+		&f.ticketTime, &f.ticketExpire, &f.state, &f.endedAt, &f.kickReason, &f.kickPlatform, &f.kickAt}
+}
+
+func (f *sessionFields) session() store.Session {
+	s := store.Session{
+		ID:           f.id,
+		App:          uint64(f.app),
+		UserID:       f.userID,
+		Platform:     imkit.Platform(f.platform),
+		InstanceID:   f.instanceID,
+		LoginAt:      fromMS(f.loginAt),
+		TicketTime:   f.ticketTime,
+		TicketExpire: f.ticketExpire,
+		State:        store.SessionState(f.state),
+		EndedAt:      fromMS(f.endedAt),
+	}
+	if s.State == store.SessionKicked {
+		s.Kick = store.Kick{Reason: imkit.KickReason(f.kickReason), Platform: imkit.Platform(f.kickPlatform), At: fromMS(f.kickAt)}
+	}
+	return s
+}
+
+// sessions runs a query of sessionCols in the transaction (a prepared
+// statement, or SQL) and returns the sessions and their seqs.
+func (t *tx) sessions(s driver.Stmt, query string, args ...any) ([]store.Session, []int64, error) {
+	var (
+		ss   []store.Session
+		seqs []int64
+		f    sessionFields
+	)
+	each := func() error {
+		ss = append(ss, f.session())
+		seqs = append(seqs, f.seq)
+		return nil
+	}
+	var err error
+	if s != nil {
+		err = t.rows(s, f.dests(), each, args...)
+	} else {
+		err = t.rowsSQL(query, f.dests(), each, args...)
+	}
+	return ss, seqs, err
 }

@@ -59,6 +59,11 @@ type Options struct {
 // DB is a store.Store in one SQLite database file. Its methods are safe for
 // concurrent use.
 type DB struct {
+	qmu     sync.Mutex // guards queue, leading and closed
+	queue   []*op      // writes waiting for a group
+	leading bool       // some caller is running a group, or about to
+	closed  bool
+
 	wmu sync.Mutex // guards w and ws, and serialises write transactions
 	wdb *sql.DB
 	w   *sql.Conn // the one write connection; nil once closed
@@ -66,6 +71,8 @@ type DB struct {
 
 	rdb *sql.DB // the read connections
 	rs  readStmts
+
+	ckpt *checkpointer
 }
 
 // errClosed is returned by the methods of a closed DB.
@@ -113,6 +120,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		"cache_size(-32768)", // 32 MiB
 		"temp_store(MEMORY)",
 		"journal_size_limit(67108864)",
+		"wal_autocheckpoint(0)", // see checkpointer
 	))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -151,6 +159,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := db.rs.prepare(ctx, db.rdb); err != nil {
 		return fail(err)
 	}
+
+	cdb, err := sql.Open("sqlite", pragma())
+	if err != nil {
+		return fail(err)
+	}
+	cdb.SetMaxOpenConns(1)
+	db.ckpt = startCheckpointer(cdb)
 	return db, nil
 }
 
@@ -163,6 +178,9 @@ func fileURI(p string) string {
 
 // Close closes the database. Transactions in flight finish first.
 func (db *DB) Close() error {
+	db.qmu.Lock()
+	db.closed = true
+	db.qmu.Unlock()
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	if db.w == nil {
@@ -174,12 +192,16 @@ func (db *DB) Close() error {
 // close closes whatever Open opened; the caller holds wmu or is Open.
 func (db *DB) close() error {
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
+		db.ckpt = nil
+	}
 	if db.rdb != nil {
 		db.rs.close()
 		errs = append(errs, db.rdb.Close())
 	}
-	db.ws.close()
 	if db.w != nil {
+		db.ws.close(db.w)
 		errs = append(errs, db.w.Close())
 		db.w = nil
 	}
@@ -262,67 +284,6 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := db.rdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
 	return v, err
-}
-
-// tx is a write transaction in progress.
-type tx struct {
-	ctx context.Context
-	c   *sql.Conn
-	s   *writeStmts
-}
-
-// update runs fn in a write transaction, and commits when fn returns nil. It
-// returns fn's error as it is. Once begun, a transaction is not cancelled by
-// ctx: it is short, and finishing it is cheaper than undoing it.
-func (db *DB) update(ctx context.Context, fn func(tx *tx) error) (err error) {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	if db.w == nil {
-		return errClosed
-	}
-	ctx = context.WithoutCancel(ctx)
-	if _, err := db.ws.begin.ExecContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			if _, rerr := db.ws.rollback.ExecContext(ctx); rerr != nil && err == nil {
-				err = fmt.Errorf("sqlite: rollback: %w", rerr)
-			}
-		}
-	}()
-	if err := fn(&tx{ctx: ctx, c: db.w, s: &db.ws}); err != nil {
-		return err
-	}
-	if _, err := db.ws.commit.ExecContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	committed = true
-	return nil
-}
-
-// exec runs a statement in the transaction and returns the number of rows it
-// changed.
-func (t *tx) exec(s *sql.Stmt, args ...any) (int64, error) {
-	r, err := s.ExecContext(t.ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return r.RowsAffected()
-}
-
-// execSQL runs SQL that is not prepared (for the rare paths) and returns the
-// number of rows it changed.
-func (t *tx) execSQL(query string, args ...any) (int64, error) {
-	r, err := t.c.ExecContext(t.ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return r.RowsAffected()
 }
 
 // isConstraint reports whether err is a SQLite constraint violation.

@@ -3,38 +3,41 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 )
 
-// writeStmts are the prepared statements of the write connection.
+// writeStmts are the prepared statements of the write connection. They are
+// driver statements, run without database/sql (see tx).
 type writeStmts struct {
-	begin, commit, rollback *sql.Stmt
+	begin, commit, rollback        driver.Stmt
+	savepoint, release, rollbackTo driver.Stmt
 
 	// Login
-	userGet      *sql.Stmt
-	userAddLogin *sql.Stmt
-	userSetLogin *sql.Stmt
-	activeOf     *sql.Stmt
-	kick         *sql.Stmt
-	sessionAdd   *sql.Stmt
-	dayUserAdd   *sql.Stmt
-	monthUserAdd *sql.Stmt
-	dayLogin     *sql.Stmt
+	userGet      driver.Stmt
+	userAddLogin driver.Stmt
+	userSetLogin driver.Stmt
+	activeOf     driver.Stmt
+	kick         driver.Stmt
+	sessionAdd   driver.Stmt
+	dayUserAdd   driver.Stmt
+	monthUserAdd driver.Stmt
+	dayLogin     driver.Stmt
 
 	// AppendMessages
-	mboxGet       *sql.Stmt
-	userAdd       *sql.Stmt
-	convSeqGet    *sql.Stmt
-	msgAdd1       *sql.Stmt
-	msgAdd2       *sql.Stmt
-	msgDel        *sql.Stmt
-	msgByClientID *sql.Stmt
-	convPut1      *sql.Stmt
-	convPut2      *sql.Stmt
-	daySenderAdd  *sql.Stmt
-	userSendDay   *sql.Stmt
-	dayMsgs       *sql.Stmt
+	mboxGet       driver.Stmt
+	userAdd       driver.Stmt
+	convSeqGet    driver.Stmt
+	msgAdd1       driver.Stmt
+	msgAdd2       driver.Stmt
+	msgDel        driver.Stmt
+	msgByClientID driver.Stmt
+	convPut1      driver.Stmt
+	convPut2      driver.Stmt
+	daySenderAdd  driver.Stmt
+	userSendDay   driver.Stmt
+	dayMsgs       driver.Stmt
 }
 
 // sessionCols are the columns scanSession reads, after seq.
@@ -70,11 +73,14 @@ const (
 		last_seq = excluded.last_seq, time = excluded.time, unread = unread + excluded.unread`
 )
 
-func (s *writeStmts) list() []stmtDef {
-	return []stmtDef{
+func (s *writeStmts) list() []wstmtDef {
+	return []wstmtDef{
 		{&s.begin, `BEGIN IMMEDIATE`},
 		{&s.commit, `COMMIT`},
 		{&s.rollback, `ROLLBACK`},
+		{&s.savepoint, `SAVEPOINT w`},
+		{&s.release, `RELEASE w`},
+		{&s.rollbackTo, `ROLLBACK TO w`},
 
 		{&s.userGet, `SELECT nick, face_url, imported, created_at, revoked_before, login_day, login_month
 			FROM users WHERE app = ?1 AND user_id = ?2`},
@@ -183,10 +189,42 @@ func closeAll(defs []stmtDef) {
 	}
 }
 
-func (s *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
-	return prepareAll(ctx, c, s.list())
+// wstmtDef is a write statement to prepare.
+type wstmtDef struct {
+	s     *driver.Stmt
+	query string
 }
-func (s *writeStmts) close() { closeAll(s.list()) }
+
+// prepare prepares the statements on the driver connection of c.
+func (s *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	return c.Raw(func(dc any) error {
+		p, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot prepare with a context", dc)
+		}
+		for _, d := range s.list() {
+			st, err := p.PrepareContext(ctx, d.query)
+			if err != nil {
+				return fmt.Errorf("prepare %q: %w", strings.Join(strings.Fields(d.query), " "), err)
+			}
+			*d.s = st
+		}
+		return nil
+	})
+}
+
+// close closes the statements; c is the connection they were prepared on.
+func (s *writeStmts) close(c *sql.Conn) {
+	c.Raw(func(any) error {
+		for _, d := range s.list() {
+			if *d.s != nil {
+				(*d.s).Close()
+				*d.s = nil
+			}
+		}
+		return nil
+	})
+}
 
 func (s *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	return prepareAll(ctx, db, s.list())

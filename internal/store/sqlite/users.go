@@ -47,7 +47,7 @@ func (db *DB) ImportUser(ctx context.Context, u store.User, day string) (created
 			ON CONFLICT (app, day) DO UPDATE SET new_users = new_users + 1`, int64(u.App), day)
 		return err
 	})
-	return created, err
+	return created && err == nil, err
 }
 
 // DeleteUser implements store.Store.
@@ -80,12 +80,10 @@ type userHints struct {
 func (t *tx) user(app uint64, userID string) (u store.User, h userHints, found bool, err error) {
 	var imported bool
 	var created int64
-	err = t.s.userGet.QueryRowContext(t.ctx, int64(app), userID).Scan(
-		&u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.User{}, userHints{}, false, nil
-	}
-	if err != nil {
+	found, err = t.row(t.s.userGet,
+		[]any{&u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth},
+		int64(app), userID)
+	if err != nil || !found {
 		return store.User{}, userHints{}, false, err
 	}
 	u.App, u.UserID, u.Imported, u.CreatedAt = app, userID, imported, fromMS(created)
