@@ -33,15 +33,6 @@ type Metrics struct {
 	commitLatency prometheus.Histogram
 }
 
-// Webhook delivery results, the values of the "result" label of
-// imkit_webhook_events_total.
-const (
-	WebhookDelivered = "delivered" // the receiver answered 2xx
-	WebhookRetried   = "retried"   // an attempt failed and will be retried
-	WebhookFailed    = "failed"    // every attempt failed; the event is dropped
-	WebhookDropped   = "dropped"   // the queue was full; the event is dropped
-)
-
 // New returns a fresh set of metrics with the Go runtime and process
 // collectors.
 func New() *Metrics {
@@ -141,7 +132,8 @@ func (m *Metrics) RESTCall(command string, code imkit.Code, d time.Duration) {
 	m.restLatency.WithLabelValues(command).Observe(d.Seconds())
 }
 
-// Webhook counts a webhook event's result (WebhookDelivered, ...).
+// Webhook counts a webhook event's result: "delivered", "retried",
+// "failed" or "dropped" (see package webhook).
 func (m *Metrics) Webhook(result string) {
 	m.webhook.WithLabelValues(result).Inc()
 }
