@@ -14,10 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imkit/imkit/internal/admin"
 	"github.com/imkit/imkit/internal/gateway"
 	"github.com/imkit/imkit/internal/message"
+	"github.com/imkit/imkit/internal/metrics"
 	"github.com/imkit/imkit/internal/session"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/webhook"
 	"github.com/imkit/imkit/protocol"
 )
 
@@ -49,6 +52,16 @@ type Config struct {
 	// StatsInterval is how often the peak of online instances is written
 	// (default 5s).
 	StatsInterval time.Duration
+	// RESTRate, RESTBurst and RESTMaxBody limit the admin REST API: calls per
+	// second per app (default 1000), the burst (default RESTRate) and the
+	// largest body (default 1 MiB). See admin.Config.
+	RESTRate    float64
+	RESTBurst   int
+	RESTMaxBody int64
+	// Webhook tunes the state-change webhook's queue, workers, retries and
+	// timeout; its URL, OnResult and Logger fields are set by the server.
+	// The zero value works (see webhook.Config).
+	Webhook webhook.Config
 	// Logger receives the server's log; nil discards.
 	Logger *slog.Logger
 }
@@ -60,6 +73,9 @@ type Server struct {
 	Hub      *gateway.Hub
 	Gateway  *gateway.Gateway
 	Messages *message.Service
+	Admin    *admin.API
+	Webhook  *webhook.Sender
+	Metrics  *metrics.Metrics
 
 	cfg   Config
 	log   *slog.Logger
@@ -94,37 +110,65 @@ func New(cfg Config) (*Server, error) {
 		cfg.StatsInterval = 5 * time.Second
 	}
 	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
+	s.Metrics = metrics.New()
+	timed := s.Metrics.InstrumentStore(cfg.Store)
+	whc := cfg.Webhook
+	whc.URL = func(ctx context.Context, app uint64) (string, error) {
+		a, err := s.Sessions.App(ctx, app)
+		return a.WebhookURL, err
+	}
+	whc.OnResult = s.Metrics.Webhook
+	whc.Logger = log.With("part", "webhook")
+	s.Webhook = webhook.New(whc)
 	s.Sessions = session.New(session.Config{
-		Store:         cfg.Store,
+		Store:         timed,
 		Notifier:      s.Hub,
 		Now:           cfg.Now,
 		Location:      cfg.Location,
 		MaxFailures:   cfg.MaxFailures,
 		FailureWindow: cfg.FailureWindow,
 		LockDuration:  cfg.LockDuration,
+		OnEvent:       s.onSessionEvent,
 		Logger:        log.With("part", "session"),
 	})
 	s.Messages = message.New(message.Config{
-		Store:  cfg.Store,
+		Store:  timed,
 		Router: localRouter{s.Hub},
 		Now:    cfg.Now,
 		Logger: log.With("part", "message"),
 	})
 	s.Gateway = gateway.New(gateway.Config{
-		Sessions:    s.Sessions,
-		Hub:         s.Hub,
-		Heartbeat:   cfg.Heartbeat,
-		IdleTimeout: cfg.IdleTimeout,
-		ExpiryLead:  cfg.ExpiryLead,
-		MaxQueue:    cfg.MaxQueue,
-		MaxSeq:      s.Messages.MaxSeq,
-		Logger:      log.With("part", "gateway"),
+		Sessions:     s.Sessions,
+		Hub:          s.Hub,
+		Heartbeat:    cfg.Heartbeat,
+		IdleTimeout:  cfg.IdleTimeout,
+		ExpiryLead:   cfg.ExpiryLead,
+		MaxQueue:     cfg.MaxQueue,
+		MaxSeq:       s.Messages.MaxSeq,
+		OnDisconnect: s.onDisconnect,
+		Logger:       log.With("part", "gateway"),
 	})
 	s.Messages.Register(s.Gateway)
+	s.Admin = admin.New(admin.Config{
+		Store:    cfg.Store,
+		Sessions: s.Sessions,
+		Presence: s.Hub,
+		Messages: s.Messages,
+		Now:      cfg.Now,
+		Rate:     cfg.RESTRate,
+		Burst:    cfg.RESTBurst,
+		MaxBody:  cfg.RESTMaxBody,
+		OnCall:   s.Metrics.RESTCall,
+		Logger:   log.With("part", "rest"),
+	})
+	s.Metrics.GaugeFunc("imkit_online_sessions", "SDK instances online on this node.", func() float64 { return float64(s.Hub.Count()) })
+	s.Metrics.CounterFunc("imkit_messages_stored_total", "Messages stored since the start (C2C, each once; retries not counted).", func() float64 { return float64(s.Messages.Sent()) })
 
 	s.mux = http.NewServeMux()
 	s.mux.Handle(protocol.Path, s.Gateway)
 	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.Handle("/v4/", s.Admin)
+	s.mux.Handle("/metrics", s.Metrics.Handler())
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -225,8 +269,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.Messages.Close()
 		close(s.stop)
 		s.bg.Wait()
+		// The last events (the disconnects of the shutdown) go out if the
+		// receivers answer soon; a shutdown does not wait on them for long.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if werr := s.Webhook.Close(wctx); werr != nil {
+			s.log.Warn("webhook: events abandoned at shutdown", "err", werr)
+		}
+		cancel()
 	})
 	return err
+}
+
+// onSessionEvent feeds the login subsystem's events to the metrics and the
+// webhook. It runs on the login path: it must not block.
+func (s *Server) onSessionEvent(e session.Event) {
+	s.Metrics.SessionEvent(e)
+	for _, ev := range webhook.FromSession(e) {
+		s.Webhook.Notify(ev)
+	}
+}
+
+// onDisconnect reports a link that broke (the SDK reconnects by itself).
+func (s *Server) onDisconnect(sess store.Session, reason string) {
+	s.Webhook.Notify(webhook.FromDisconnect(sess, reason, s.cfg.Now()))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
