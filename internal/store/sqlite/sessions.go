@@ -21,7 +21,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 	s.State, s.EndedAt, s.Kick = store.SessionActive, time.Time{}, store.Kick{}
 	var res store.LoginResult
 	err := db.update(ctx, func(t *tx) error {
-		u, hints, found, err := t.user(s.App, s.UserID)
+		u, hints, lastSession, found, err := t.user(s.App, s.UserID)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 			active = slices.Delete(active, i, i+1)
 		}
 		if _, err := t.exec(t.s.sessionAdd, s.ID, int64(s.App), s.UserID, int64(s.Platform), s.InstanceID,
-			ms(s.LoginAt), s.TicketTime, s.TicketExpire); err != nil {
+			ms(s.LoginAt), s.TicketTime, s.TicketExpire, lastSession+1); err != nil {
 			if isConstraint(err) {
 				return fmt.Errorf("session %q: %w", s.ID, store.ErrExists)
 			}

@@ -114,7 +114,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db := &DB{}
 	var err error
 	db.wdb, err = sql.Open("sqlite", pragma(
-		"journal_mode(WAL)",
 		"synchronous("+syncMode+")",
 		"foreign_keys(0)",
 		"cache_size(-32768)", // 32 MiB
@@ -136,6 +135,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	fail := func(err error) (*DB, error) {
 		db.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	var mode string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return fail(err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fail(fmt.Errorf("journal mode is %s, not WAL", mode))
 	}
 	if err := migrate(ctx, db.w); err != nil {
 		return fail(err)

@@ -82,8 +82,12 @@ func (s *writeStmts) list() []wstmtDef {
 		{&s.release, `RELEASE w`},
 		{&s.rollbackTo, `ROLLBACK TO w`},
 
-		{&s.userGet, `SELECT nick, face_url, imported, created_at, revoked_before, login_day, login_month
-			FROM users WHERE app = ?1 AND user_id = ?2`},
+		// One row, also for a missing user (found 0), with the user's last
+		// session seq.
+		{&s.userGet, `SELECT u.user_id IS NOT NULL, u.nick, u.face_url, u.imported, u.created_at,
+			u.revoked_before, u.login_day, u.login_month,
+			coalesce((SELECT seq FROM sessions WHERE app = ?1 AND user_id = ?2 ORDER BY seq DESC LIMIT 1), 0)
+			FROM (SELECT 1) LEFT JOIN users u ON u.app = ?1 AND u.user_id = ?2`},
 		{&s.userAddLogin, `INSERT INTO users (app, user_id, created_at, login_day, login_month)
 			VALUES (?1, ?2, ?3, ?4, ?5)`},
 		{&s.userSetLogin, `UPDATE users SET login_day = ?3, login_month = ?4 WHERE app = ?1 AND user_id = ?2`},
@@ -92,7 +96,7 @@ func (s *writeStmts) list() []wstmtDef {
 		{&s.kick, `UPDATE sessions SET state = 3, ended_at = ?2, kick_reason = ?3, kick_platform = ?4, kick_at = ?2
 			WHERE id = ?1 AND state = 1`},
 		{&s.sessionAdd, `INSERT INTO sessions (id, app, user_id, platform, instance_id, login_at,
-			ticket_time, ticket_expire, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)`},
+			ticket_time, ticket_expire, seq, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)`},
 		{&s.dayUserAdd, `INSERT INTO day_users (app, day, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
 		{&s.monthUserAdd, `INSERT INTO month_users (app, month, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
 		{&s.dayLogin, `INSERT INTO day_stats (app, day, logins, active_users, new_users) VALUES (?1, ?2, 1, ?3, ?4)
@@ -143,8 +147,8 @@ func (s *readStmts) list() []stmtDef {
 			ORDER BY c.time DESC, c.peer DESC LIMIT ?5`},
 		{&s.session, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?1`},
 		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
-			WHERE app = ?1 AND state = 1 AND user_id IN (SELECT value FROM json_each(?2))
-			ORDER BY login_at, seq`},
+			WHERE app = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND state = 1
+			ORDER BY login_at, user_id, seq`},
 		{&s.user, `SELECT nick, face_url, imported, created_at, revoked_before
 			FROM users WHERE app = ?1 AND user_id = ?2`},
 	}

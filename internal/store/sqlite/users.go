@@ -76,16 +76,17 @@ type userHints struct {
 	loginDay, loginMonth string
 }
 
-// user reads a user in the transaction; found is false when it is unknown.
-func (t *tx) user(app uint64, userID string) (u store.User, h userHints, found bool, err error) {
+// user reads a user in the transaction, and the seq of its newest session;
+// found is false when it is unknown.
+func (t *tx) user(app uint64, userID string) (u store.User, h userHints, lastSession int64, found bool, err error) {
 	var imported bool
 	var created int64
-	found, err = t.row(t.s.userGet,
-		[]any{&u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth},
+	_, err = t.row(t.s.userGet,
+		[]any{&found, &u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth, &lastSession},
 		int64(app), userID)
 	if err != nil || !found {
-		return store.User{}, userHints{}, false, err
+		return store.User{}, userHints{}, lastSession, false, err
 	}
 	u.App, u.UserID, u.Imported, u.CreatedAt = app, userID, imported, fromMS(created)
-	return u, h, true, nil
+	return u, h, lastSession, true, nil
 }

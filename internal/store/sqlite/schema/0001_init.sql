@@ -28,11 +28,12 @@ CREATE TABLE users (
 	PRIMARY KEY (app, user_id)
 ) WITHOUT ROWID;
 
+-- Sessions, clustered by user: a login reads and writes one page of it.
 CREATE TABLE sessions (
-	seq           INTEGER PRIMARY KEY, -- insertion order, breaks ties of login_at
-	id            TEXT NOT NULL UNIQUE,
 	app           INTEGER NOT NULL,
 	user_id       TEXT NOT NULL,
+	seq           INTEGER NOT NULL, -- the user's sessions in login order
+	id            TEXT NOT NULL,
 	platform      INTEGER NOT NULL,
 	instance_id   TEXT NOT NULL,
 	login_at      INTEGER NOT NULL,
@@ -42,9 +43,10 @@ CREATE TABLE sessions (
 	ended_at      INTEGER NOT NULL DEFAULT 0,
 	kick_reason   INTEGER NOT NULL DEFAULT 0,
 	kick_platform INTEGER NOT NULL DEFAULT 0,
-	kick_at       INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX sessions_active ON sessions (app, user_id, login_at) WHERE state = 1;
+	kick_at       INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (app, user_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sessions_id ON sessions (id);
 CREATE INDEX sessions_ended ON sessions (ended_at) WHERE state <> 1;
 
 CREATE TABLE day_stats (
