@@ -2,10 +2,15 @@
 // file, through the pure-Go driver modernc.org/sqlite (no cgo).
 //
 // The database runs in WAL mode. All writes go through one connection, one
-// transaction at a time (BEGIN IMMEDIATE, serialised by a mutex), so the
-// login policy is applied atomically per user without further locking; reads
-// use a small pool of other connections and never wait for writers. The
-// statements of the hot paths (Login, AppendMessages, Sync) are prepared once.
+// transaction at a time (BEGIN IMMEDIATE), so the login policy is applied
+// atomically per user without further locking. Concurrent writes are group
+// committed: they share a transaction, each in a savepoint of its own, so
+// that one commit (its WAL writes and locks, the cost that dominates a short
+// transaction) serves many of them; see update. Reads use a small pool of
+// other connections and never wait for writers. The statements of the hot
+// paths (Login, AppendMessages, Sync) are prepared once, and the write path
+// runs them on the driver directly. Checkpoints run in the background, off
+// the write path; see checkpointer.
 //
 // Durability is set by Options.Synchronous. With "NORMAL" (the default) a
 // commit is written to the WAL file, and so handed to the operating system,
@@ -13,8 +18,8 @@
 // a panic, an OOM kill) loses nothing that was committed, while a power loss
 // or a kernel crash may lose the last transactions (never corrupting the
 // database). With "FULL" every commit is also fsynced: it survives a power
-// loss too, at the cost of an fsync per transaction, which is why
-// AppendMessages stores a whole batch in one.
+// loss too, at the cost of an fsync per commit, which group commit and
+// AppendMessages' batches spread over many writes.
 //
 // The schema is embedded (schema/NNNN_name.sql) and versioned with PRAGMA
 // user_version; Open applies the versions a database lacks, each in its own

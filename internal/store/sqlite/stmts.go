@@ -40,7 +40,7 @@ type writeStmts struct {
 	dayMsgs       driver.Stmt
 }
 
-// sessionCols are the columns scanSession reads, after seq.
+// sessionCols are the columns sessionFields reads.
 const sessionCols = `seq, id, app, user_id, platform, instance_id, login_at, ticket_time, ticket_expire,
 	state, ended_at, kick_reason, kick_platform, kick_at`
 

@@ -28,9 +28,10 @@ type op struct {
 
 // update runs fn in a write transaction, committed when fn returns nil, and
 // returns fn's error as it is. Once begun, fn is not cancelled by ctx: it is
-// short, and finishing it is cheaper than undoing it. fn may run in a
-// transaction with other writes: it must not keep state across calls of
-// itself, since a failed commit fails it after it returned.
+// short, and finishing it is cheaper than undoing it. fn may share its
+// transaction with other writes, in a savepoint of its own: when the commit
+// fails after fn returned nil, update returns the commit's error, so what fn
+// found counts only when update returns nil.
 func (db *DB) update(ctx context.Context, fn func(*tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
