@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
@@ -18,6 +19,9 @@ const accountNotExist = "Err_TLS_PT_Open_Login_Account_Not_Exist"
 // idTypeCode maps a mistyped account field to 60015 (the account must be a
 // string), others to 70402.
 func idTypeCode(field string) imkit.Code {
+	if i := strings.LastIndexByte(field, '.'); i >= 0 {
+		field = field[i+1:] // DeleteItem.UserID
+	}
 	switch field {
 	case "UserID", "Identifier", "Accounts", "To_Account", "From_Account":
 		return imkit.ErrSvrInvalidIDFormat
