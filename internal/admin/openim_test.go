@@ -123,7 +123,9 @@ func TestSendMsg(t *testing.T) {
 	r.ok("openim/sendmsg", `{"To_Account":"lumotuwe2","MsgRandom":4,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"from admin"}}]}`)
 	recv.waitFor("msg:from admin")
 
-	body := func(s string) string { return `"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"` + s + `"}}]` }
+	body := func(s string) string {
+		return `"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"` + s + `"}}]`
+	}
 	for _, tt := range []struct {
 		body string
 		want imkit.Code
