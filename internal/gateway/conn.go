@@ -33,8 +33,12 @@ type Conn struct {
 	closeCode int  // the close code queued by the server, if any
 	sess      store.Session
 	loggedIn  bool
+	replied   bool        // the login reply is queued; kicks may follow it
+	heldKick  *store.Kick // a kick that came before the login reply
 	expiring  *time.Timer // pushes PushExpiring
 	expire    *time.Timer // ends the session
+
+	ticketMu sync.Mutex // serialises renewals and the expiry of the session
 }
 
 type outFrame struct {
@@ -66,6 +70,10 @@ func (c *Conn) Context() context.Context { return c.ctx }
 func (c *Conn) Send(frame []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.sendLocked(frame)
+}
+
+func (c *Conn) sendLocked(frame []byte) bool {
 	if c.closing {
 		return false
 	}
@@ -210,18 +218,24 @@ func (c *Conn) readFrame() (protocol.Frame, error) {
 	return protocol.DecodeFrame(buf.Bytes())
 }
 
-// setTimers (re)arms the ticket timers of a logged-in connection: PushExpiring
-// a lead time before the ticket runs out (at once if that is past), and the
-// end of the session when it does.
+// setTimersLocked (re)arms the ticket timers of a logged-in connection:
+// PushExpiring a lead time before the ticket runs out, and the end of the
+// session when it does. A ticket with less than the lead time left is
+// warned about half-way through what is left: soon, but never in a loop
+// when the renewed ticket is as short (each renewal re-arms the timers).
 func (c *Conn) setTimersLocked(now time.Time) {
 	c.stopTimersLocked()
-	if c.closing {
+	if c.closing || !c.loggedIn {
 		return
 	}
 	expireAt := time.Unix(c.sess.TicketExpire, 0).Add(time.Second) // valid up to and including TicketExpire
-	warnIn := max(expireAt.Add(-c.gw.expiryLead).Sub(now), 0)
+	left := max(expireAt.Sub(now), 0)
+	warnIn := left - c.gw.expiryLead
+	if warnIn < 0 {
+		warnIn = left / 2
+	}
 	c.expiring = time.AfterFunc(warnIn, c.warnExpiry)
-	c.expire = time.AfterFunc(max(expireAt.Sub(now), 0), c.expireSession)
+	c.expire = time.AfterFunc(left, c.expireSession)
 }
 
 func (c *Conn) stopTimersLocked() {
@@ -241,6 +255,8 @@ func (c *Conn) warnExpiry() {
 }
 
 func (c *Conn) expireSession() {
+	c.ticketMu.Lock()
+	defer c.ticketMu.Unlock()
 	c.mu.Lock()
 	sess := c.sess
 	if c.closing || c.gw.sessions.Now().Unix() <= sess.TicketExpire {

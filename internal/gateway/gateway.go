@@ -225,23 +225,37 @@ func (g *Gateway) login(c *Conn) bool {
 	c.mu.Lock()
 	c.sess = sess
 	c.loggedIn = true
-	c.setTimersLocked(g.sessions.Now())
 	c.mu.Unlock()
 	if old := g.hub.add(c, sess); old != nil {
 		old.Close(protocol.CloseReplaced)
 	}
-	// A kick may have been committed between the login and the add above,
-	// when the hub could not yet tell this connection: look once more.
-	if now, err := g.sessions.Session(ctx, sess.ID); err == nil && now.State != store.SessionActive {
-		g.replyLogin(c, f.ID, sess, req.SessionID != "")
-		if now.State == store.SessionKicked {
-			c.kick(now.Kick)
-		} else {
-			c.Close(protocol.CloseLoginFailed)
-		}
-		return true
+	// A kick (or an expiry) may have been committed between the login and
+	// the add above, when the hub could not yet tell this connection: look
+	// once more. One that comes later finds the connection in the hub.
+	state, kick := store.SessionActive, store.Kick{}
+	if now, err := g.sessions.Session(ctx, sess.ID); err == nil {
+		state, kick = now.State, now.Kick
 	}
+	// The reply goes first: a client is told it was kicked after it is told
+	// its login succeeded, never instead (Conn.kick holds a kick back until
+	// then).
 	g.replyLogin(c, f.ID, sess, req.SessionID != "")
+	c.mu.Lock()
+	c.replied = true
+	held := c.heldKick
+	c.heldKick = nil
+	c.setTimersLocked(g.sessions.Now())
+	c.mu.Unlock()
+	switch {
+	case state == store.SessionKicked:
+		c.kick(kick)
+	case held != nil:
+		c.kick(*held)
+	case state == store.SessionExpired:
+		c.Close(protocol.CloseTicketExpired)
+	case state != store.SessionActive:
+		c.Close(protocol.CloseLoggedOut)
+	}
 	return true
 }
 
@@ -350,7 +364,18 @@ func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {
 			c.ReplyError(f.ID, err)
 			return
 		}
+		// Renewal and expiry of one connection's session take turns: a
+		// renewal that the store took is never undone by the expiry timer
+		// firing meanwhile.
+		c.ticketMu.Lock()
 		exp, err := g.sessions.Renew(c.ctx, c.Session(), req.UserSig)
+		if err == nil {
+			c.mu.Lock()
+			c.sess.TicketExpire = exp
+			c.setTimersLocked(g.sessions.Now())
+			c.mu.Unlock()
+		}
+		c.ticketMu.Unlock()
 		if err != nil {
 			g.replyErr(c, f.ID, "renew", err)
 			if ke, ok := errors.AsType[*session.KickedError](err); ok {
@@ -358,10 +383,6 @@ func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {
 			}
 			return
 		}
-		c.mu.Lock()
-		c.sess.TicketExpire = exp
-		c.setTimersLocked(g.sessions.Now())
-		c.mu.Unlock()
 		c.Reply(f.ID, protocol.RenewReply{TicketExpire: exp})
 	default:
 		h, ok := g.handlers[f.Op]

@@ -203,10 +203,27 @@ func (c *Conn) sessionID() string {
 	return c.sess.ID
 }
 
-// kick pushes the kick to the client and closes the connection.
+// kick pushes the kick to the client and closes the connection with
+// CloseKicked. Before the login reply is queued it holds the kick back; the
+// handshake delivers it after the reply.
 func (c *Conn) kick(k store.Kick) {
-	c.Push(protocol.PushKicked, KickPayload(k))
-	c.Close(protocol.CloseKicked)
+	b, err := protocol.AppendPush(nil, protocol.PushKicked, KickPayload(k))
+	if err != nil {
+		c.gw.log.Error("encode kick", "err", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.replied {
+		if c.heldKick == nil {
+			c.heldKick = &k
+		}
+		return
+	}
+	if c.closing {
+		return
+	}
+	c.sendLocked(b)
+	c.closeLocked(protocol.CloseKicked)
 }
 
 // KickPayload converts a stored kick to its wire form.
