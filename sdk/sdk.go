@@ -53,14 +53,17 @@ type Config struct {
 	Listener Listener
 	// UserSigProvider, when set, is asked for a fresh ticket when the
 	// server says the current one is about to expire; the SDK renews the
-	// ticket on the same connection. Without it (or when it fails) the
-	// session ends at expiry with OnUserSigExpired.
+	// ticket on the same connection. It is also asked before resuming
+	// after a network loss when the ticket ran out meanwhile. Without it
+	// (or when it fails, or gives the same ticket) the session ends at
+	// expiry with OnUserSigExpired.
 	UserSigProvider func(ctx context.Context, userID string) (string, error)
-	// LoginTimeout bounds Login when its context has no deadline (default
-	// 30s).
+	// LoginTimeout bounds Login and Logout when their context has no
+	// deadline, and each try to reconnect (default 30s).
 	LoginTimeout time.Duration
 	// Heartbeat overrides the ping interval the server asks for; the link is
-	// deemed dead after 2.5 intervals without a frame from the server.
+	// deemed dead, and the SDK reconnects, after 2.5 intervals without a
+	// frame from the server.
 	Heartbeat time.Duration
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (full
 	// jitter, doubling): defaults 200ms and 30s.
@@ -288,9 +291,11 @@ func loginError(err error) error {
 
 // Logout ends this instance's session (the user's other instances stay
 // online): no more messages arrive. A running Login fails with 6023. It
-// returns 6013 before New or after UnInit; otherwise it succeeds locally
-// even when the server cannot be told (the server then ends the session
-// when its ticket runs out).
+// returns 6013 before New or after UnInit; otherwise it succeeds locally at
+// once. It waits for the server to be told, up to ctx's deadline
+// (LoginTimeout without one); while the SDK is reconnecting, it keeps
+// trying to reach the server until then. When the server cannot be told,
+// it ends the session when the ticket runs out.
 func (s *SDK) Logout(ctx context.Context) error {
 	if s == nil {
 		return imkit.Errorf(imkit.ErrSDKNotInitialized, "the SDK is not initialised")

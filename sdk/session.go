@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imkit/imkit"
@@ -21,13 +22,16 @@ type session struct {
 
 	mu      sync.Mutex    // guards the fields below
 	sig     string        // the current ticket (renewed ones replace it)
+	expire  time.Time     // when sig runs out, by this machine's clock
+	skew    time.Duration // the server's clock minus this machine's
 	id      string        // the server's session ID
 	conn    *conn         // the live connection; nil while reconnecting
 	changed chan struct{} // closed (and replaced) whenever conn changes
 	beat    time.Duration // ping interval
 
-	syncMu sync.Mutex // one sync at a time
-	wg     sync.WaitGroup
+	renewing atomic.Bool // a renewal runs
+	syncMu   sync.Mutex  // one sync at a time
+	wg       sync.WaitGroup
 }
 
 func newSession(s *SDK, userID, sig string) *session {
@@ -120,6 +124,10 @@ func (ss *session) attach(c *conn, reply *protocol.LoginReply) {
 	ss.id = reply.SessionID
 	ss.conn = c
 	ss.beat = beat
+	if reply.ServerTime != 0 {
+		ss.skew = time.Duration(reply.ServerTime-time.Now().UnixMilli()) * time.Millisecond
+	}
+	ss.setExpireLocked(reply.TicketExpire)
 	close(ss.changed)
 	ss.changed = make(chan struct{})
 	ss.mu.Unlock()
@@ -129,6 +137,14 @@ func (ss *session) attach(c *conn, reply *protocol.LoginReply) {
 		defer ss.wg.Done()
 		ss.sync(reply.MaxSeq)
 	}()
+}
+
+// setExpireLocked records the ticket's expiry, given by the server in Unix
+// seconds (valid up to and including that second).
+func (ss *session) setExpireLocked(unix int64) {
+	if unix != 0 {
+		ss.expire = time.Unix(unix+1, 0).Add(-ss.skew)
+	}
 }
 
 // run watches the live connection; when it drops, it reconnects and
@@ -153,7 +169,10 @@ func (ss *session) run(c *conn) {
 		code, kick, _ := c.closed()
 		ss.sdk.log.Info("disconnected", "user", ss.userID, "code", code, "reason", protocol.CloseText(code))
 		switch {
-		case code == protocol.CloseKicked:
+		case code == protocol.CloseKicked || kick != nil:
+			// A kick that arrived without its close frame (the link died
+			// right after) is a kick all the same: reconnecting would only
+			// be refused.
 			ss.sdk.endSession(ss, endedKicked, kickInfo(kick), imkit.ErrKickedOffByOther, "kicked offline")
 			return
 		case code == protocol.CloseTicketExpired:
@@ -176,17 +195,14 @@ func (ss *session) run(c *conn) {
 func (ss *session) reconnect() *conn {
 	cfg := &ss.sdk.cfg
 	for try := 0; ; try++ {
-		ceiling := cfg.ReconnectMax
-		if try < 30 && cfg.ReconnectMin<<try < ceiling {
-			ceiling = cfg.ReconnectMin << try
-		}
-		t := time.NewTimer(rand.N(ceiling + 1))
+		t := time.NewTimer(backoff(cfg.ReconnectMin, cfg.ReconnectMax, try))
 		select {
 		case <-t.C:
 		case <-ss.ctx.Done():
 			t.Stop()
 			return nil
 		}
+		ss.freshTicket()
 		ss.mu.Lock()
 		id := ss.id
 		ss.mu.Unlock()
@@ -203,32 +219,75 @@ func (ss *session) reconnect() *conn {
 			ss.attach(c, reply)
 			return c
 		}
-		code := imkit.ErrorCode(err)
-		switch code {
-		case imkit.ErrKickedOffByOther:
+		if how, final := refusal(err); final {
 			var kick KickInfo
 			if ke, ok := err.(*kickedError); ok {
 				kick = ke.kick
+			} else if imkit.ErrorCode(err) == imkit.ErrSvrInvalidUserSig {
+				kick = KickInfo{Reason: imkit.KickAdmin}
 			}
-			ss.sdk.endSession(ss, endedKicked, kick, code, imkit.ErrorMessage(err))
-			return nil
-		case imkit.ErrSvrUserSigExpired:
-			ss.sdk.endSession(ss, endedExpired, KickInfo{}, code, imkit.ErrorMessage(err))
-			return nil
-		case imkit.ErrSvrInvalidUserSig:
-			ss.sdk.endSession(ss, endedKicked, KickInfo{Reason: imkit.KickAdmin}, code, imkit.ErrorMessage(err))
-			return nil
-		case imkit.ErrSvrUserSigEmpty, imkit.ErrSvrUserSigCheckFailed, imkit.ErrSvrUserSigMismatchKey,
-			imkit.ErrSvrUserSigMismatchID, imkit.ErrSvrUserSigMismatchApp, imkit.ErrSvrSDKAppIDNotFound,
-			imkit.ErrSvrInvalidParameters, imkit.ErrSDKNotLoggedIn:
-			// The ticket no longer opens this session: only the app can
-			// provide a new one.
-			ss.sdk.endSession(ss, endedExpired, KickInfo{}, code, imkit.ErrorMessage(err))
+			ss.sdk.endSession(ss, how, kick, imkit.ErrorCode(err), imkit.ErrorMessage(err))
 			return nil
 		}
-		ss.sdk.log.Info("reconnect failed", "user", ss.userID, "try", try, "code", code, "err", imkit.ErrorMessage(err))
+		ss.sdk.log.Info("reconnect failed", "user", ss.userID, "try", try, "code", imkit.ErrorCode(err), "err", imkit.ErrorMessage(err))
 	}
 }
+
+// backoff returns how long to wait before try number try (from 0): a random
+// duration up to min·2^try, capped at max (full jitter).
+func backoff(min, max time.Duration, try int) time.Duration {
+	ceiling := max
+	if try < 30 && min<<try < ceiling {
+		ceiling = min << try
+	}
+	return rand.N(ceiling + 1)
+}
+
+// refusal says whether a failed resume ends the session for good, and how:
+// kicked (6208, or 70052: an admin revoked the user's tickets), expired
+// (70001), or refused otherwise (the ticket no longer opens the session:
+// only the app can give a new one). Network errors, timeouts, internal
+// errors and rate limits (70050) are worth another try.
+func refusal(err error) (how ended, final bool) {
+	switch imkit.ErrorCode(err) {
+	case imkit.ErrKickedOffByOther, imkit.ErrSvrInvalidUserSig:
+		return endedKicked, true
+	case imkit.ErrSvrUserSigExpired, imkit.ErrUserSigExpired, imkit.ErrSvrUserSigEmpty,
+		imkit.ErrSvrUserSigCheckFailed, imkit.ErrSvrUserSigMismatchKey,
+		imkit.ErrSvrUserSigMismatchID, imkit.ErrSvrUserSigMismatchApp:
+		return endedExpired, true
+	case imkit.ErrSvrSDKAppIDNotFound, imkit.ErrSvrInvalidParameters, imkit.ErrSDKNotLoggedIn:
+		return endedRefused, true
+	}
+	return 0, false
+}
+
+// freshTicket asks the UserSigProvider, when there is one, for a new ticket
+// if the current one has run out (or is about to) while the SDK was away,
+// so that the resume is not refused as expired.
+func (ss *session) freshTicket() {
+	provider := ss.sdk.cfg.UserSigProvider
+	ss.mu.Lock()
+	stale := !ss.expire.IsZero() && time.Until(ss.expire) < ticketMargin
+	ss.mu.Unlock()
+	if provider == nil || !stale {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ss.ctx, ss.sdk.cfg.LoginTimeout)
+	defer cancel()
+	sig, err := provider(ctx, ss.userID)
+	if err != nil || sig == "" {
+		ss.sdk.log.Warn("UserSigProvider failed; resuming with the old ticket", "user", ss.userID, "err", err)
+		return
+	}
+	ss.mu.Lock()
+	ss.sig = sig
+	ss.mu.Unlock()
+}
+
+// ticketMargin is how close to its expiry a ticket is replaced before a
+// resume: more than the clock error of the expiry the SDK computes.
+const ticketMargin = 2 * time.Second
 
 // connected reports whether the session has a live connection.
 func (ss *session) connected() bool {
@@ -298,18 +357,22 @@ func (ss *session) onPush(op string, data json.RawMessage) {
 }
 
 // renew asks the app for a fresh ticket and hands it to the server on the
-// live connection. Without a provider, or when it fails, nothing happens and
-// the server ends the session at expiry.
+// live connection. Without a provider, or when it fails or gives the same
+// ticket, nothing happens and the server ends the session at expiry.
 func (ss *session) renew() {
 	provider := ss.sdk.cfg.UserSigProvider
-	if provider == nil {
+	if provider == nil || !ss.renewing.CompareAndSwap(false, true) {
 		return
 	}
+	defer ss.renewing.Store(false)
 	ctx, cancel := context.WithTimeout(ss.ctx, 30*time.Second)
 	defer cancel()
 	sig, err := provider(ctx, ss.userID)
-	if err != nil || sig == "" {
-		ss.sdk.log.Warn("UserSigProvider failed; the session ends at expiry", "user", ss.userID, "err", err)
+	ss.mu.Lock()
+	same := sig == ss.sig
+	ss.mu.Unlock()
+	if err != nil || sig == "" || same {
+		ss.sdk.log.Warn("UserSigProvider gave no new ticket; the session ends at expiry", "user", ss.userID, "err", err)
 		return
 	}
 	var reply protocol.RenewReply
@@ -319,29 +382,53 @@ func (ss *session) renew() {
 	}
 	ss.mu.Lock()
 	ss.sig = sig
+	ss.setExpireLocked(reply.TicketExpire)
 	ss.mu.Unlock()
 }
 
-// logout ends the session on the server (best effort within ctx) and stops
-// it here.
+// logout ends the session on the server and stops it here. ctx bounds the
+// wait for the server (LoginTimeout when it has no deadline): while the SDK
+// is reconnecting, it keeps trying to resume just long enough to log out.
+// When the server cannot be told in time, it ends the session when the
+// ticket runs out.
 func (ss *session) logout(ctx context.Context) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, ss.sdk.cfg.LoginTimeout)
+		defer cancel()
+	}
 	ss.mu.Lock()
 	c, id := ss.conn, ss.id
 	ss.mu.Unlock()
 	if c != nil {
-		c.roundTrip(ctx, protocol.OpLogout, nil, nil)
+		_, err := c.roundTrip(ctx, protocol.OpLogout, nil, nil)
 		ss.stop()
+		if err != errDisconnected {
+			return // done, or refused (the session had ended), or out of time
+		}
+	} else {
+		ss.stop()
+	}
+	if id == "" {
 		return
 	}
-	// Reconnecting: stop that, then resume just long enough to log out, if
-	// the server can be reached in time.
-	ss.stop()
-	if id == "" || ctx.Err() != nil {
-		return
-	}
-	if c, _, err := ss.dialLogin(ctx, id); err == nil {
-		c.roundTrip(ctx, protocol.OpLogout, nil, nil)
-		c.close()
+	cfg := &ss.sdk.cfg
+	for try := 0; ctx.Err() == nil; try++ {
+		c, _, err := ss.dialLogin(ctx, id)
+		if err == nil {
+			c.roundTrip(ctx, protocol.OpLogout, nil, nil)
+			c.close()
+			return
+		}
+		if _, final := refusal(err); final {
+			return // the session is over on the server already
+		}
+		t := time.NewTimer(backoff(cfg.ReconnectMin, min(cfg.ReconnectMax, time.Second), try))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
 }
 
