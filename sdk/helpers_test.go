@@ -37,7 +37,8 @@ func (e event) String() string {
 // client is an SDK instance whose callbacks are recorded.
 type client struct {
 	*sdk.SDK
-	t testing.TB
+	t   testing.TB
+	cfg sdk.Config // as given to sdk.New
 
 	mu     sync.Mutex
 	events []event
@@ -71,6 +72,7 @@ func newClient(t testing.TB, url string, p imkit.Platform, opts ...clientOption)
 	for _, o := range opts {
 		o(&cfg)
 	}
+	c.cfg = cfg
 	s, err := sdk.New(imkittest.SDKAppID, cfg)
 	if err != nil {
 		t.Fatalf("sdk.New: %v", err)
@@ -167,3 +169,75 @@ func ctx(t testing.TB) context.Context {
 }
 
 func srvNow() time.Time { return time.Now() }
+
+// Client options.
+
+// withInstance sets the SDK instance ID.
+func withInstance(id string) clientOption { return func(c *sdk.Config) { c.InstanceID = id } }
+
+// withProvider sets the UserSig provider.
+func withProvider(f func(ctx context.Context, user string) (string, error)) clientOption {
+	return func(c *sdk.Config) { c.UserSigProvider = f }
+}
+
+// withHeartbeat sets the SDK's ping interval (dead after 2.5 of them).
+func withHeartbeat(d time.Duration) clientOption { return func(c *sdk.Config) { c.Heartbeat = d } }
+
+// withLoginTimeout bounds each connect try (and Login, Logout).
+func withLoginTimeout(d time.Duration) clientOption {
+	return func(c *sdk.Config) { c.LoginTimeout = d }
+}
+
+// withMemoryCache keeps the local cache in memory (no files: many clients
+// fit in the open-files limit).
+func withMemoryCache() clientOption { return func(c *sdk.Config) { c.DataDir = "" } }
+
+// waitCount waits up to 10 s until n events of kind were recorded.
+func (c *client) waitCount(kind string, n int) {
+	c.t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for c.count(kind) < n {
+		select {
+		case <-c.wake:
+		case <-deadline.C:
+			c.t.Fatalf("%d %q events within 10s, want %d; got %v", c.count(kind), kind, n, c.history())
+		}
+	}
+}
+
+// mark returns the number of events so far, for since.
+func (c *client) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.events)
+}
+
+// since returns the kinds of the events after mark.
+func (c *client) since(mark int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, e := range c.events[mark:] {
+		out = append(out, e.kind)
+	}
+	return out
+}
+
+// loginWith logs user in with sig and returns the error.
+func (c *client) loginWith(user, sig string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.Login(ctx, user, sig)
+}
+
+// wantErrCode fails the test unless err carries code want.
+func wantErrCode(t testing.TB, what string, err error, want imkit.Code) {
+	t.Helper()
+	if got := imkit.ErrorCode(err); err == nil || got != want {
+		t.Fatalf("%s: err = %v, want code %d", what, err, want)
+	}
+}
+
+// id returns the instance ID the client was given (withInstance).
+func (c *client) id() string { return c.cfg.InstanceID }
