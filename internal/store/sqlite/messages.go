@@ -36,8 +36,8 @@ type convSide struct {
 
 // convChange is what a batch changes in a conversation.
 type convChange struct {
-	convSeq int64
-	a, b    convSide // a's row and b's row; b's unused for a conversation with oneself
+	first, convSeq int64    // of the batch's first and last message in it
+	a, b           convSide // a's row and b's row; b's unused for a conversation with oneself
 }
 
 // dayCounts are what a batch adds to one day's statistics.
@@ -168,33 +168,21 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 	if body == nil {
 		body = []byte{}
 	}
-	args := []any{b.app, m.From, fromSeq, m.To, toSeq, convSeq, m.ID, m.ClientMsgID, int64(m.Random), m.Time, body}
-	var n, want int64
-	if self {
-		n, err = t.exec(t.s.msgAdd1, args...)
-		want = 1
-	} else {
-		n, err = t.exec(t.s.msgAdd2, args...)
-		want = 2
-	}
+	n, err := t.exec(t.s.msgAdd, b.app, p.a, p.b, convSeq, m.From, fromSeq, toSeq,
+		m.ID, m.ClientMsgID, int64(m.Random), m.Time, body)
 	if err != nil {
 		return err
 	}
-	if n < want {
-		// The sender's row hit the (From, ClientMsgID) index: a duplicate.
-		// Answer with the stored message and undo the receiver's row.
+	if n == 0 {
+		// It hit the (From, ClientMsgID) index: a duplicate. Answer with
+		// the stored message.
 		var f entryFields
 		found, err := t.row(t.s.msgByClientID, f.dests(), b.app, m.From, m.ClientMsgID)
 		if err != nil {
 			return err
 		}
-		if m.ClientMsgID == "" || !found || f.seq == fromSeq {
-			return fmt.Errorf("sqlite: append messages: seq %d of %q or %d of %q is taken", fromSeq, m.From, toSeq, m.To)
-		}
-		if !self && n == 1 {
-			if _, err := t.exec(t.s.msgDel, b.app, m.To, toSeq); err != nil {
-				return err
-			}
+		if m.ClientMsgID == "" || !found {
+			return fmt.Errorf("sqlite: append messages: conversation seq %d of %q and %q is taken", convSeq, p.a, p.b)
 		}
 		*out = f.entry(m.From).Message
 		out.Dup = true
@@ -215,7 +203,7 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 
 	c := b.convs[p]
 	if c == nil {
-		c = new(convChange)
+		c = &convChange{first: convSeq}
 		b.convs[p] = c
 		b.order = append(b.order, p)
 	}
@@ -246,11 +234,11 @@ func (b *batch) finish() error {
 		c := b.convs[p]
 		var err error
 		if p.a == p.b {
-			_, err = t.exec(t.s.convPut1, b.app, p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, 0)
+			_, err = t.exec(t.s.convPut1, b.app, p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, 0, c.first)
 		} else {
 			_, err = t.exec(t.s.convPut2, b.app,
-				p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, c.a.unread,
-				p.b, p.a, c.convSeq, c.b.lastSeq, c.b.time, c.b.unread)
+				p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, c.a.unread, c.first,
+				p.b, p.a, c.convSeq, c.b.lastSeq, c.b.time, c.b.unread, c.first)
 		}
 		if err != nil {
 			return err
@@ -313,7 +301,8 @@ func (db *DB) History(ctx context.Context, app uint64, owner, peer string, befor
 	if before > 0 && before < math.MaxInt64 {
 		b = int64(before)
 	}
-	rows, err := db.rs.history.QueryContext(ctx, int64(app), owner, peer, b, limit)
+	p := pairOf(owner, peer)
+	rows, err := db.rs.history.QueryContext(ctx, int64(app), owner, peer, p.a, p.b, b, limit)
 	return scanEntries(owner, rows, err)
 }
 
@@ -348,15 +337,17 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 			upTo = int64(convSeq)
 		}
 		read = max(read, upTo)
-		if _, err := t.execSQL(`UPDATE convs SET read_seq = ?4, unread = (SELECT count(*) FROM msgs
-				WHERE app = ?1 AND owner = ?2 AND peer = ?3 AND conv_seq > ?4 AND outgoing = 0)
-			WHERE app = ?1 AND owner = ?2 AND peer = ?3`, int64(app), owner, peer, read); err != nil {
+		p := pairOf(owner, peer)
+		if _, err := t.execSQL(`UPDATE convs SET read_seq = ?4, unread = (SELECT count(*) FROM messages
+				WHERE app = ?1 AND a = ?5 AND b = ?6 AND conv_seq > max(?4, since - 1) AND from_user = ?3 AND ?2 <> ?3)
+			WHERE app = ?1 AND owner = ?2 AND peer = ?3`, int64(app), owner, peer, read, p.a, p.b); err != nil {
 			return err
 		}
 		var f convFields
 		found = false
 		err = t.rowsSQL(`SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, `+prefixCols("m.", entryCols)+`
-			FROM convs c JOIN msgs m ON m.app = c.app AND m.owner = c.owner AND m.seq = c.last_seq
+			FROM convs c JOIN messages m ON m.app = c.app AND m.a = min(c.owner, c.peer)
+				AND m.b = max(c.owner, c.peer) AND m.conv_seq = c.conv_seq
 			WHERE c.app = ? AND c.owner = ? AND c.peer = ?`,
 			f.dests(), func() error { found = true; return errStop }, int64(app), owner, peer)
 		if err != nil {
@@ -373,31 +364,38 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 
 // entryFields are the destinations of entryCols.
 type entryFields struct {
-	seq, peerSeq, convSeq, random, time int64
-	outgoing                            bool
-	peer, key, clientID                 string
-	body                                []byte
+	a, b, from, key, clientID             string
+	convSeq, fromSeq, toSeq, random, time int64
+	body                                  []byte
 }
 
 func (f *entryFields) dests() []any {
-	return []any{&f.seq, &f.peer, &f.peerSeq, &f.convSeq, &f.outgoing, &f.key, &f.clientID, &f.random, &f.time, &f.body}
+	return []any{&f.a, &f.b, &f.convSeq, &f.from, &f.fromSeq, &f.toSeq, &f.key, &f.clientID, &f.random, &f.time, &f.body}
 }
 
+// entry returns the message as owner's mailbox holds it.
 func (f *entryFields) entry(owner string) store.Entry {
-	e := store.Entry{Seq: uint64(f.seq), Message: store.Message{
+	to := f.a
+	if f.from == f.a {
+		to = f.b
+	}
+	e := store.Entry{Message: store.Message{
 		ID:          f.key,
 		ClientMsgID: f.clientID,
+		From:        f.from,
+		To:          to,
 		Random:      uint32(f.random),
 		Time:        f.time,
 		ConvSeq:     uint64(f.convSeq),
+		FromSeq:     uint64(f.fromSeq),
+		ToSeq:       uint64(f.toSeq),
 	}}
 	if len(f.body) > 0 {
 		e.Body = f.body
 	}
-	if f.outgoing {
-		e.From, e.To, e.FromSeq, e.ToSeq = owner, f.peer, uint64(f.seq), uint64(f.peerSeq)
-	} else {
-		e.From, e.To, e.FromSeq, e.ToSeq = f.peer, owner, uint64(f.peerSeq), uint64(f.seq)
+	e.Seq = e.ToSeq
+	if owner == f.from {
+		e.Seq = e.FromSeq
 	}
 	return e
 }

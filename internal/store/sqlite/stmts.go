@@ -29,9 +29,7 @@ type writeStmts struct {
 	mboxGet       driver.Stmt
 	userAdd       driver.Stmt
 	convSeqGet    driver.Stmt
-	msgAdd1       driver.Stmt
-	msgAdd2       driver.Stmt
-	msgDel        driver.Stmt
+	msgAdd        driver.Stmt
 	msgByClientID driver.Stmt
 	convPut1      driver.Stmt
 	convPut2      driver.Stmt
@@ -44,31 +42,21 @@ type writeStmts struct {
 const sessionCols = `seq, id, app, user_id, platform, instance_id, login_at, ticket_time, ticket_expire,
 	state, ended_at, kick_reason, kick_platform, kick_at`
 
-// entryCols are the columns scanEntry reads from msgs.
-const entryCols = `seq, peer, peer_seq, conv_seq, outgoing, msg_key, client_msg_id, random, time, body`
+// entryCols are the columns entryFields reads from messages.
+const entryCols = `a, b, conv_seq, from_user, from_seq, to_seq, msg_key, client_msg_id, random, time, body`
 
 // newestSeq is the newest seq of the mailbox (app ?1, owner ?2), NULL when
 // it is empty.
-const newestSeq = `(SELECT seq FROM msgs WHERE app = ?1 AND owner = ?2 ORDER BY seq DESC LIMIT 1)`
-
-// msgValues are the values of a msgs row: app ?1, owner ?2 (the sender when
-// outgoing), its seq ?3, peer ?4, peer's seq ?5, conv_seq ?6, and msg_key ?7,
-// client_msg_id ?8, random ?9, time ?10, body ?11.
-const (
-	msgInsert = `INSERT INTO msgs (app, owner, seq, peer, peer_seq, conv_seq, outgoing,
-		msg_key, client_msg_id, random, time, body) VALUES `
-	msgOut = `(?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11)`
-	msgIn  = `(?1, ?4, ?5, ?2, ?3, ?6, 0, ?7, ?8, ?9, ?10, ?11)`
-)
+const newestSeq = `(SELECT seq FROM mbox WHERE app = ?1 AND owner = ?2 ORDER BY seq DESC LIMIT 1)`
 
 // convValues are the values of a convs row (app ?1) from offset n: owner,
-// peer, conv_seq, last_seq, time, unread.
+// peer, conv_seq, last_seq, time, unread, since.
 func convValues(n int) string {
-	return fmt.Sprintf("(?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)", n, n+1, n+2, n+3, n+4, n+5)
+	return fmt.Sprintf("(?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)", n, n+1, n+2, n+3, n+4, n+5, n+6)
 }
 
 const (
-	convInsert = `INSERT INTO convs (app, owner, peer, conv_seq, last_seq, time, unread) VALUES `
+	convInsert = `INSERT INTO convs (app, owner, peer, conv_seq, last_seq, time, unread, since) VALUES `
 	convUpsert = ` ON CONFLICT (app, owner, peer) DO UPDATE SET conv_seq = excluded.conv_seq,
 		last_seq = excluded.last_seq, time = excluded.time, unread = unread + excluded.unread`
 )
@@ -105,16 +93,15 @@ func (s *writeStmts) list() []wstmtDef {
 
 		{&s.mboxGet, `SELECT send_day, coalesce(` + newestSeq + `, 0) FROM users WHERE app = ?1 AND user_id = ?2`},
 		{&s.userAdd, `INSERT INTO users (app, user_id, created_at) VALUES (?1, ?2, ?3)`},
-		{&s.convSeqGet, `SELECT max(
-			coalesce((SELECT conv_seq FROM convs WHERE app = ?1 AND owner = ?2 AND peer = ?3), 0),
-			coalesce((SELECT conv_seq FROM convs WHERE app = ?1 AND owner = ?3 AND peer = ?2), 0))`},
-		{&s.msgAdd1, msgInsert + msgOut + ` ON CONFLICT DO NOTHING`},
-		{&s.msgAdd2, msgInsert + msgOut + `, ` + msgIn + ` ON CONFLICT DO NOTHING`},
-		{&s.msgDel, `DELETE FROM msgs WHERE app = ?1 AND owner = ?2 AND seq = ?3`},
-		{&s.msgByClientID, `SELECT ` + entryCols + ` FROM msgs
-			WHERE app = ?1 AND owner = ?2 AND client_msg_id = ?3 AND outgoing = 1 AND client_msg_id <> ''`},
+		{&s.convSeqGet, `SELECT coalesce((SELECT conv_seq FROM messages WHERE app = ?1 AND a = ?2 AND b = ?3
+			ORDER BY conv_seq DESC LIMIT 1), 0)`},
+		{&s.msgAdd, `INSERT INTO messages (app, a, b, conv_seq, from_user, from_seq, to_seq,
+			msg_key, client_msg_id, random, time, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+			ON CONFLICT DO NOTHING`},
+		{&s.msgByClientID, `SELECT ` + entryCols + ` FROM messages
+			WHERE app = ?1 AND from_user = ?2 AND client_msg_id = ?3 AND client_msg_id <> ''`},
 		{&s.convPut1, convInsert + convValues(2) + convUpsert},
-		{&s.convPut2, convInsert + convValues(2) + `, ` + convValues(8) + convUpsert},
+		{&s.convPut2, convInsert + convValues(2) + `, ` + convValues(9) + convUpsert},
 		{&s.daySenderAdd, `INSERT INTO day_senders (app, day, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
 		{&s.userSendDay, `UPDATE users SET send_day = ?3 WHERE app = ?1 AND user_id = ?2`},
 		{&s.dayMsgs, `INSERT INTO day_stats (app, day, messages, senders, new_users) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -136,15 +123,22 @@ type readStmts struct {
 
 func (s *readStmts) list() []stmtDef {
 	return []stmtDef{
-		{&s.sync, `SELECT ` + entryCols + `, ` + newestSeq + ` FROM msgs
-			WHERE app = ?1 AND owner = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4`},
+		{&s.sync, `SELECT ` + prefixCols("m.", entryCols) + `, ` + newestSeq + `
+			FROM mbox x JOIN messages m ON m.app = x.app AND m.a = min(x.owner, x.peer)
+				AND m.b = max(x.owner, x.peer) AND m.conv_seq = x.conv_seq
+			WHERE x.app = ?1 AND x.owner = ?2 AND x.seq > ?3 ORDER BY x.seq LIMIT ?4`},
 		{&s.maxSeq, `SELECT coalesce(` + newestSeq + `, 0)`},
-		{&s.history, `SELECT ` + entryCols + ` FROM msgs
-			WHERE app = ?1 AND owner = ?2 AND peer = ?3 AND conv_seq < ?4 ORDER BY conv_seq DESC LIMIT ?5`},
+		// ?2 and ?3 are owner and peer, ?4 and ?5 the pair in order.
+		{&s.history, `SELECT ` + entryCols + ` FROM messages
+			WHERE app = ?1 AND a = ?4 AND b = ?5 AND conv_seq < ?6
+				AND conv_seq >= coalesce((SELECT since FROM convs WHERE app = ?1 AND owner = ?2 AND peer = ?3), ?6)
+			ORDER BY conv_seq DESC LIMIT ?7`},
 		{&s.convs, `SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, ` + prefixCols("m.", entryCols) + `
-			FROM convs c JOIN msgs m ON m.app = c.app AND m.owner = c.owner AND m.seq = c.last_seq
-			WHERE c.app = ?1 AND c.owner = ?2 AND (c.time, c.peer) < (?3, ?4)
-			ORDER BY c.time DESC, c.peer DESC LIMIT ?5`},
+			FROM (SELECT * FROM convs WHERE app = ?1 AND owner = ?2 AND (time, peer) < (?3, ?4)
+				ORDER BY time DESC, peer DESC LIMIT ?5) c
+			JOIN messages m ON m.app = c.app AND m.a = min(c.owner, c.peer)
+				AND m.b = max(c.owner, c.peer) AND m.conv_seq = c.conv_seq
+			ORDER BY c.time DESC, c.peer DESC`},
 		{&s.session, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?1`},
 		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
 			WHERE app = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND state = 1

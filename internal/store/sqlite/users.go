@@ -66,7 +66,7 @@ func (db *DB) DeleteUser(ctx context.Context, app uint64, userID string, at time
 		if _, err := t.execSQL(`DELETE FROM convs WHERE app = ? AND owner = ?`, int64(app), userID); err != nil {
 			return err
 		}
-		_, err = t.execSQL(`DELETE FROM msgs WHERE app = ? AND owner = ?`, int64(app), userID)
+		_, err = t.execSQL(`DELETE FROM mbox WHERE app = ? AND owner = ?`, int64(app), userID)
 		return err
 	})
 }

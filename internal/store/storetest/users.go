@@ -165,9 +165,27 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	wantErr(t, "DeleteUser(deleted)", s.DeleteUser(ctx, app1, "alice", when), store.ErrNotFound)
 	wantErr(t, "DeleteUser(unknown)", s.DeleteUser(ctx, app1, "nobody", when), store.ErrNotFound)
 
-	// A new login signs alice up again.
+	// A new login signs alice up again, with nothing from before.
 	r := login(t, s, session(app1, "alice", "s3", imkit.PlatformWeb, at(time.Hour)), nil)
 	if !r.Created {
 		t.Errorf("Login after DeleteUser: Created = false, want true")
+	}
+	m := appendMsgs(t, s, app1, msg("bob", "alice", "c3", time.Hour+time.Second))[0]
+	if m.ConvSeq != 3 || m.ToSeq != 1 {
+		t.Errorf("a message to the new alice has ConvSeq %d and ToSeq %d, want 3 (the conversation goes on) and 1 (a new mailbox)", m.ConvSeq, m.ToSeq)
+	}
+	diff(t, "the new alice's mailbox", syncAll(t, s, app1, "alice"), []store.Entry{entryOf("alice", m)})
+	h, err := s.History(ctx, app1, "alice", "bob", 0, 10)
+	must(t, err)
+	diff(t, "the new alice's history", h, []store.Entry{entryOf("alice", m)})
+	h, err = s.History(ctx, app1, "bob", "alice", 0, 10)
+	must(t, err)
+	diff(t, "bob's history", h, []store.Entry{entryOf("bob", m), entryOf("bob", sent[1]), entryOf("bob", sent[0])})
+	diff(t, "the new alice's conversations", conversations(t, s, app1, "alice", store.Cursor{}, 10),
+		[]store.Conversation{{Peer: "bob", Last: entryOf("alice", m), ConvSeq: 3, Unread: 1, Time: m.Time}})
+	c, err := s.MarkRead(ctx, app1, "alice", "bob", 1)
+	must(t, err)
+	if c.Unread != 1 {
+		t.Errorf("MarkRead before the new alice's first message: Unread = %d, want 1", c.Unread)
 	}
 }

@@ -81,33 +81,56 @@ CREATE TABLE day_senders (
 	PRIMARY KEY (app, day, user_id)
 ) WITHOUT ROWID;
 
--- Mailboxes: one row per message per owner (the sender's and the
--- receiver's; one row for a message to oneself). seq is the message's place
--- in owner's mailbox, peer_seq its place in peer's; the newest seq is the
--- mailbox's counter.
-CREATE TABLE msgs (
+-- Messages: one row per message, clustered by conversation, so that a
+-- conversation's history is one range: a <= b are its two users (a = b for a
+-- message to oneself), conv_seq the message's place in it, from_seq and
+-- to_seq its places in the sender's and the receiver's mailbox.
+CREATE TABLE messages (
 	app           INTEGER NOT NULL,
-	owner         TEXT NOT NULL,
-	seq           INTEGER NOT NULL,
-	peer          TEXT NOT NULL,
-	peer_seq      INTEGER NOT NULL,
+	a             TEXT NOT NULL,
+	b             TEXT NOT NULL,
 	conv_seq      INTEGER NOT NULL,
-	outgoing      INTEGER NOT NULL, -- 1: owner sent it
+	from_user     TEXT NOT NULL, -- a or b; the receiver is the other one
+	from_seq      INTEGER NOT NULL,
+	to_seq        INTEGER NOT NULL,
 	msg_key       TEXT NOT NULL,
 	client_msg_id TEXT NOT NULL,
 	random        INTEGER NOT NULL,
 	time          INTEGER NOT NULL,
 	body          BLOB NOT NULL,
+	PRIMARY KEY (app, a, b, conv_seq)
+) WITHOUT ROWID;
+-- Deduplication by (From, ClientMsgID).
+CREATE UNIQUE INDEX messages_client_id ON messages (app, from_user, client_msg_id)
+	WHERE client_msg_id <> '';
+
+-- Mailboxes: what each user syncs, in order; the newest seq is the
+-- mailbox's counter. A message is in its sender's and its receiver's (once
+-- for a message to oneself).
+CREATE TABLE mbox (
+	app      INTEGER NOT NULL,
+	owner    TEXT NOT NULL,
+	seq      INTEGER NOT NULL,
+	peer     TEXT NOT NULL,
+	conv_seq INTEGER NOT NULL,
 	PRIMARY KEY (app, owner, seq)
 ) WITHOUT ROWID;
-CREATE INDEX msgs_conv ON msgs (app, owner, peer, conv_seq);
--- Deduplication by (From, ClientMsgID), on the sender's rows.
-CREATE UNIQUE INDEX msgs_client_id ON msgs (app, owner, client_msg_id)
-	WHERE outgoing = 1 AND client_msg_id <> '';
+
+-- The statement that stores a message also files it in both mailboxes: one
+-- statement a message, not two. A duplicate (ON CONFLICT DO NOTHING) is not
+-- inserted, so not filed.
+CREATE TRIGGER messages_to_mbox AFTER INSERT ON messages BEGIN
+	INSERT INTO mbox (app, owner, seq, peer, conv_seq) VALUES (NEW.app, NEW.from_user, NEW.from_seq,
+		CASE NEW.from_user WHEN NEW.a THEN NEW.b ELSE NEW.a END, NEW.conv_seq);
+	INSERT INTO mbox (app, owner, seq, peer, conv_seq) SELECT NEW.app,
+		CASE NEW.from_user WHEN NEW.a THEN NEW.b ELSE NEW.a END, NEW.to_seq, NEW.from_user, NEW.conv_seq
+		WHERE NEW.a <> NEW.b;
+END;
 
 -- Conversations: one row per owner and peer. conv_seq is the newest
--- message's conversation seq (both rows of a pair agree), last_seq its seq in
--- owner's mailbox.
+-- message's conversation seq, last_seq its seq in owner's mailbox, since the
+-- first message owner has (later than 1 for an account deleted and made
+-- again: the messages before are its peer's only).
 CREATE TABLE convs (
 	app      INTEGER NOT NULL,
 	owner    TEXT NOT NULL,
@@ -117,6 +140,9 @@ CREATE TABLE convs (
 	time     INTEGER NOT NULL,
 	read_seq INTEGER NOT NULL DEFAULT 0,
 	unread   INTEGER NOT NULL DEFAULT 0,
+	since    INTEGER NOT NULL,
 	PRIMARY KEY (app, owner, peer)
 ) WITHOUT ROWID;
-CREATE INDEX convs_by_time ON convs (app, owner, time, peer);
+-- No index by time: a batch of messages updates two rows per conversation,
+-- and keeping an index in step would double that; listing sorts one user's
+-- conversations instead.
