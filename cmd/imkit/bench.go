@@ -101,6 +101,7 @@ type targetFlags struct {
 	exe       string
 	sources   int
 	profile   string
+	tmp       string
 	serverPID int
 }
 
@@ -112,6 +113,7 @@ func (t *targetFlags) register(fs *flag.FlagSet, env *Env) {
 	fs.BoolVar(&t.inprocess, "inprocess", false, "run the server in this process instead of a child process")
 	fs.StringVar(&t.exe, "imkit", "", "the imkit `binary` to start the server and child clients from (default: this one)")
 	fs.IntVar(&t.sources, "sources", 4, "client source addresses 127.0.0.2, 127.0.0.3, ... to connect from (0: the system's choice)")
+	fs.StringVar(&t.tmp, "tmp", "", "parent `directory` of the started server's data directory (default: the system's temporary directory; /dev/shm takes the disk out of the measurement)")
 	fs.StringVar(&t.profile, "profile", "", "write the child server's CPU profile of the measurement and its heap profile to `directory`")
 	if t.key == "" {
 		t.key = env.Getenv("IMKIT_KEY")
@@ -180,7 +182,7 @@ func (t *targetFlags) external(ctx context.Context) (*benchServer, error) {
 }
 
 func (t *targetFlags) startInProcess(ctx context.Context) (*benchServer, error) {
-	dir, err := os.MkdirTemp("", "imkit-bench-")
+	dir, err := os.MkdirTemp(t.tmp, "imkit-bench-")
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +217,7 @@ func (t *targetFlags) startChild(ctx context.Context, env *Env) (*benchServer, e
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "imkit-bench-")
+	dir, err := os.MkdirTemp(t.tmp, "imkit-bench-")
 	if err != nil {
 		return nil, err
 	}
@@ -394,12 +396,13 @@ func runBenchLogin(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer srv.close()
-	cfg.Target, cfg.Dialer = srv.target, t.dialer()
+	cfg.Target, cfg.Dialer, cfg.ServerPID = srv.target, t.dialer(), srv.pid
 	fmt.Fprintf(env.Stdout, "login: %d clients, %d users, keep=%v, %d rounds of %s, server %s (%s)\n",
 		cfg.Clients, cfg.Users, cfg.Keep, cfg.Rounds, cfg.Duration, srv.target.URL, loadNote())
 	cfg.Progress = func(r bench.LoginRound) {
-		fmt.Fprintf(env.Stdout, "  round: %6.0f logins/s  p50 %-9s p99 %-9s max %-9s (%d logins, %d errors)%s\n",
-			r.Rate, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), r.Logins, r.Errors, errNote(r.FirstErr))
+		fmt.Fprintf(env.Stdout, "  round: %6.0f logins/s  p50 %-9s p99 %-9s max %-9s CPU/login server %s client %s, server waited for CPU %.0f%% (%d logins, %d errors)%s\n",
+			r.Rate, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond),
+			cpuNote(r.ServerCPU), cpuNote(r.ClientCPU), 100*r.ServerWait, r.Logins, r.Errors, errNote(r.FirstErr))
 	}
 	wait := srv.cpuProfile(t.profile, "login.cpu.pprof", cfg.Warmup+time.Duration(cfg.Rounds)*cfg.Duration)
 	res, err := bench.Login(ctx, cfg)
@@ -410,6 +413,13 @@ func runBenchLogin(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "login: median %.0f logins/s, p50 %s, p99 %s (goal: at least 5,000/s) %s\n",
 		res.Rate, res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), loadNote())
 	return nil
+}
+
+func cpuNote(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.Round(time.Microsecond).String()
 }
 
 func errNote(err error) string {
@@ -654,11 +664,11 @@ func runBenchMsg(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer srv.close()
-	cfg.Target, cfg.Dialer = srv.target, t.dialer()
+	cfg.Target, cfg.Dialer, cfg.ServerPID = srv.target, t.dialer(), srv.pid
 	cfg.Progress = func(r bench.MsgRound) {
-		fmt.Fprintf(env.Stdout, "  round: %6.0f acked/s %6.0f delivered/s  latency p50 %-9s p99 %-9s max %-9s ack p50 %-9s p99 %-9s%s\n",
+		fmt.Fprintf(env.Stdout, "  round: %6.0f acked/s %6.0f delivered/s  latency p50 %-9s p99 %-9s max %-9s ack p50 %-9s p99 %-9s CPU/msg server %s client %s, server waited for CPU %.0f%%%s\n",
 			r.AckRate, r.DeliverRate, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond),
-			r.AckP50.Round(time.Microsecond), r.AckP99.Round(time.Microsecond), strNote(r.FirstErr))
+			r.AckP50.Round(time.Microsecond), r.AckP99.Round(time.Microsecond), cpuNote(r.ServerCPU), cpuNote(r.ClientCPU), 100*r.ServerWait, strNote(r.FirstErr))
 	}
 	phases := []struct {
 		name string

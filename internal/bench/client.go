@@ -103,7 +103,9 @@ func (d *Dialer) init() {
 }
 
 func (d *Dialer) netDial(ctx context.Context, network, addr string) (net.Conn, error) {
-	nd := net.Dialer{Timeout: d.Timeout}
+	// No TCP keep-alives: they cost system calls per connection, and the
+	// protocol has heartbeats.
+	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1}
 	if n := len(d.Sources); n > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: d.Sources[int(d.next.Add(1)%uint64(n))]}
 	}

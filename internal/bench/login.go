@@ -35,6 +35,9 @@ type LoginConfig struct {
 	Duration time.Duration
 	Rounds   int
 	Platform imkit.Platform // default Linux
+	// ServerPID is the server's process, to measure its CPU time per login;
+	// 0: unknown, or this process.
+	ServerPID int
 	// Progress, when set, is called after each counted round.
 	Progress func(LoginRound)
 }
@@ -48,7 +51,13 @@ type LoginRound struct {
 	// P50 and P99 are the latencies of a login: connect, upgrade, login
 	// frame and its reply.
 	P50, P99, Max time.Duration
-	FirstErr      error
+	// ServerCPU and ClientCPU are the CPU time used per login by the
+	// server's process (0 when not known) and by this one.
+	ServerCPU, ClientCPU time.Duration
+	// ServerWait is the share of the round the server's threads waited,
+	// runnable, for a CPU (0 when not known): other work on the machine.
+	ServerWait float64
+	FirstErr   error
 }
 
 // LoginResult is a login benchmark's outcome: its rounds and their medians.
@@ -109,6 +118,7 @@ func Login(ctx context.Context, cfg LoginConfig) (LoginResult, error) {
 		)
 		rctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
+		cpu := startCPU(cfg.ServerPID)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for range cfg.Clients {
@@ -143,11 +153,13 @@ func Login(ctx context.Context, cfg LoginConfig) (LoginResult, error) {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
+		server, client, wait := cpu.stop()
 		for _, c := range open {
 			c.Close()
 		}
 		n := logins.Load()
 		return LoginRound{
+			ServerCPU: perOp(server, n), ClientCPU: perOp(client, n), ServerWait: wait.Seconds() / elapsed.Seconds(),
 			Logins: n, Errors: errs.Load(), Elapsed: elapsed,
 			Rate: float64(n) / elapsed.Seconds(),
 			P50:  h.Quantile(0.50), P99: h.Quantile(0.99), Max: h.Max(),

@@ -42,6 +42,9 @@ type MsgConfig struct {
 	Rounds   int
 	// Clients is the number of concurrent logins at the start (default 64).
 	Clients int
+	// ServerPID is the server's process, to measure its CPU time per
+	// message; 0: unknown, or this process.
+	ServerPID int
 	// Progress, when set, is called after each counted round.
 	Progress func(MsgRound)
 }
@@ -58,7 +61,13 @@ type MsgRound struct {
 	// sender's reading the reply (the message stored).
 	P50, P99, Max  time.Duration
 	AckP50, AckP99 time.Duration
-	FirstErr       string
+	// ServerCPU and ClientCPU are the CPU time used per message acknowledged
+	// by the server's process (0 when not known) and by this one.
+	ServerCPU, ClientCPU time.Duration
+	// ServerWait is the share of the round the server's threads waited,
+	// runnable, for a CPU (0 when not known): other work on the machine.
+	ServerWait float64
+	FirstErr   string
 }
 
 // MsgResult is a message benchmark's outcome: its rounds, their medians,
@@ -168,6 +177,7 @@ func Msg(ctx context.Context, cfg MsgConfig) (MsgResult, error) {
 			break
 		}
 		st := new(msgStats)
+		cpu := startCPU(cfg.ServerPID)
 		t0 := time.Now()
 		r.cur.Store(st)
 		select {
@@ -176,6 +186,9 @@ func Msg(ctx context.Context, cfg MsgConfig) (MsgResult, error) {
 		}
 		r.cur.Store(new(msgStats))
 		round := st.round(time.Since(t0))
+		server, client, wait := cpu.stop()
+		round.ServerCPU, round.ClientCPU = perOp(server, round.Acked), perOp(client, round.Acked)
+		round.ServerWait = wait.Seconds() / round.Elapsed.Seconds()
 		res.Rounds = append(res.Rounds, round)
 		rates, drates = append(rates, round.AckRate), append(drates, round.DeliverRate)
 		p50s, p99s = append(p50s, round.P50), append(p99s, round.P99)
