@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imkit/imkit/internal/store"
 )
@@ -68,6 +70,11 @@ func (db *DB) AppendMessages(ctx context.Context, app uint64, msgs []*store.Mess
 			days:   make(map[string]*dayCounts),
 			sender: make(map[[2]string]bool),
 		}
+		if len(msgs) >= bulkLoad {
+			if err := b.load(msgs); err != nil {
+				return err
+			}
+		}
 		for i, m := range msgs {
 			if err := b.add(m, &out[i]); err != nil {
 				return err
@@ -126,6 +133,67 @@ func (b *batch) mailbox(user string) (*mailbox, error) {
 	mb.missing = !found
 	b.boxes[user] = mb
 	return mb, nil
+}
+
+// bulkLoad is the batch size from which AppendMessages reads the mailboxes
+// and conversations of the batch with one statement each, rather than one a
+// mailbox and one a conversation.
+const bulkLoad = 4
+
+// load reads the mailboxes and conversation seqs of msgs. User IDs that are
+// not UTF-8 (which JSON can't carry) are left to mailbox and add.
+func (b *batch) load(msgs []*store.Message) error {
+	t := b.t
+	var users []string
+	var pairs [][2]string
+	seenUser := make(map[string]bool)
+	seenPair := make(map[pair]bool)
+	for _, m := range msgs {
+		if !utf8.ValidString(m.From) || !utf8.ValidString(m.To) {
+			continue
+		}
+		for _, u := range []string{m.From, m.To} {
+			if !seenUser[u] {
+				seenUser[u] = true
+				users = append(users, u)
+			}
+		}
+		if p := pairOf(m.From, m.To); !seenPair[p] {
+			seenPair[p] = true
+			pairs = append(pairs, [2]string{p.a, p.b})
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	usersJSON, err := json.Marshal(users)
+	if err != nil {
+		return err
+	}
+	var (
+		user  string
+		found bool
+		mb    mailbox
+	)
+	err = t.rows(t.s.mboxLoad, []any{&user, &found, &mb.sendDay, &mb.maxSeq}, func() error {
+		b.boxes[user] = &mailbox{user: user, maxSeq: mb.maxSeq, sendDay: mb.sendDay, missing: !found}
+		return nil
+	}, b.app, string(usersJSON))
+	if err != nil {
+		return err
+	}
+	pairsJSON, err := json.Marshal(pairs)
+	if err != nil {
+		return err
+	}
+	var (
+		p   pair
+		seq int64
+	)
+	return t.rows(t.s.convSeqLoad, []any{&p.a, &p.b, &seq}, func() error {
+		b.seqs[p] = seq
+		return nil
+	}, b.app, string(pairsJSON))
 }
 
 // create creates the account of a mailbox, if missing, at time at.

@@ -27,6 +27,8 @@ type writeStmts struct {
 
 	// AppendMessages
 	mboxGet       driver.Stmt
+	mboxLoad      driver.Stmt
+	convSeqLoad   driver.Stmt
 	userAdd       driver.Stmt
 	convSeqGet    driver.Stmt
 	msgAdd        driver.Stmt
@@ -92,6 +94,15 @@ func (s *writeStmts) list() []wstmtDef {
 			active_users = active_users + excluded.active_users, new_users = new_users + excluded.new_users`},
 
 		{&s.mboxGet, `SELECT send_day, coalesce(` + newestSeq + `, 0) FROM users WHERE app = ?1 AND user_id = ?2`},
+		// The users of the JSON array ?2: found, send_day, newest seq.
+		{&s.mboxLoad, `SELECT j.value, u.user_id IS NOT NULL, coalesce(u.send_day, ''),
+			coalesce((SELECT seq FROM mbox WHERE app = ?1 AND owner = j.value ORDER BY seq DESC LIMIT 1), 0)
+			FROM json_each(?2) j LEFT JOIN users u ON u.app = ?1 AND u.user_id = j.value`},
+		// The conversations of the JSON array ?2 of [a, b]: newest seq.
+		{&s.convSeqLoad, `SELECT j.value ->> 0, j.value ->> 1,
+			coalesce((SELECT conv_seq FROM messages WHERE app = ?1 AND a = j.value ->> 0 AND b = j.value ->> 1
+				ORDER BY conv_seq DESC LIMIT 1), 0)
+			FROM json_each(?2) j`},
 		{&s.userAdd, `INSERT INTO users (app, user_id, created_at) VALUES (?1, ?2, ?3)`},
 		{&s.convSeqGet, `SELECT coalesce((SELECT conv_seq FROM messages WHERE app = ?1 AND a = ?2 AND b = ?3
 			ORDER BY conv_seq DESC LIMIT 1), 0)`},
