@@ -95,8 +95,8 @@ type Store interface {
 	// stored again: its fields are filled from the stored one and Dup is set;
 	// an empty ClientMsgID is never a duplicate. A message to oneself takes
 	// one seq (FromSeq == ToSeq) and counts as unread for nobody. It counts
-	// each new message, its sender and any new account for the UTC day of its
-	// Time. On error nothing is stored and msgs are left unchanged.
+	// each new message, its sender and any new account for the message's Day.
+	// On error nothing is stored and msgs are left unchanged.
 	AppendMessages(ctx context.Context, app uint64, msgs []*Message) error
 	// Sync returns the messages of owner's mailbox after seq, oldest first, at
 	// most limit, and the mailbox's newest seq.
@@ -266,6 +266,9 @@ type Message struct {
 	Random      uint32
 	Time        int64  // Unix milliseconds
 	Body        []byte // the elements, JSON; opaque to the store
+	// Day ("2006-01-02") is the statistics day the message counts in, as
+	// LoginParams.Day; empty: the UTC day of Time. Not stored.
+	Day string
 
 	// Set by AppendMessages.
 	ConvSeq uint64

@@ -47,9 +47,12 @@ type dayCounts struct {
 	messages, senders, newUsers int64
 }
 
-// AppendMessages implements store.Store. A batch is one transaction; per
-// new message it runs one statement (both mailbox rows at once), per user
-// and per conversation of the batch two, per day one.
+// AppendMessages implements store.Store. A batch is one transaction (or
+// part of one, see update). It reads the batch's mailboxes and conversations
+// with one statement each, then runs one statement per new message (a
+// trigger files it in both mailboxes), one per conversation (both its rows),
+// and one per day, plus one per new account and per sender's first message
+// of a day.
 func (db *DB) AppendMessages(ctx context.Context, app uint64, msgs []*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -106,8 +109,12 @@ type batch struct {
 	senders [][2]string
 }
 
-func utcDay(unixMilli int64) string {
-	return time.UnixMilli(unixMilli).UTC().Format(dayLayout)
+// dayOf returns the statistics day of m.
+func dayOf(m *store.Message) string {
+	if m.Day != "" {
+		return m.Day
+	}
+	return time.UnixMilli(m.Time).UTC().Format(dayLayout)
 }
 
 func (b *batch) day(d string) *dayCounts {
@@ -196,16 +203,16 @@ func (b *batch) load(msgs []*store.Message) error {
 	}, b.app, string(pairsJSON))
 }
 
-// create creates the account of a mailbox, if missing, at time at.
-func (b *batch) create(mb *mailbox, at int64) error {
+// create creates the account of a mailbox, if missing, with message m.
+func (b *batch) create(mb *mailbox, m *store.Message) error {
 	if !mb.missing {
 		return nil
 	}
-	if _, err := b.t.exec(b.t.s.userAdd, b.app, mb.user, at); err != nil {
+	if _, err := b.t.exec(b.t.s.userAdd, b.app, mb.user, m.Time); err != nil {
 		return err
 	}
 	mb.missing = false
-	b.day(utcDay(at)).newUsers++
+	b.day(dayOf(m)).newUsers++
 	return nil
 }
 
@@ -253,14 +260,14 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 			return fmt.Errorf("sqlite: append messages: conversation seq %d of %q and %q is taken", convSeq, p.a, p.b)
 		}
 		*out = f.entry(m.From).Message
-		out.Dup = true
+		out.Dup, out.Day = true, m.Day
 		return nil
 	}
 
-	if err := b.create(from, m.Time); err != nil {
+	if err := b.create(from, m); err != nil {
 		return err
 	}
-	if err := b.create(to, m.Time); err != nil {
+	if err := b.create(to, m); err != nil {
 		return err
 	}
 	b.seqs[p] = convSeq
@@ -286,7 +293,7 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 		recv.unread++
 	}
 
-	d := utcDay(m.Time)
+	d := dayOf(m)
 	b.day(d).messages++
 	if k := [2]string{m.From, d}; !b.sender[k] {
 		b.sender[k] = true

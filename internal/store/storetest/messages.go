@@ -133,10 +133,16 @@ func testAppendStats(t *testing.T, s store.Store) {
 	)
 	appendMsgs(t, s, app1, msg("carol", "alice", "", day1+time.Hour), msg("alice", "bob", "", day1+2*time.Hour))
 	appendMsgs(t, s, app1, msg("alice", "bob", "", 4*time.Second)) // late
+	// The caller's day, as in another time zone, comes first.
+	m := msg("dave", "alice", "", 5*time.Second)
+	m.Day = "2025-03-16"
+	if got := appendMsgs(t, s, app1, m)[0].Day; got != "2025-03-16" {
+		t.Errorf("Day after AppendMessages = %q, want it kept", got)
+	}
 	diff(t, "DayStats", dayStats(t, s, app1, "2025-03-14", "2025-03-16"), []store.DayStats{
 		{Day: "2025-03-14", NewUsers: 3, Messages: 5, Senders: 2},
 		{Day: "2025-03-15", Messages: 3, Senders: 2},
-		{Day: "2025-03-16"},
+		{Day: "2025-03-16", NewUsers: 1, Messages: 1, Senders: 1},
 	})
 }
 
