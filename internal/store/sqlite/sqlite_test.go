@@ -1,9 +1,11 @@
 package sqlite_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,5 +85,42 @@ func TestGroupCommit(t *testing.T) {
 				t.Errorf("login %d: got error %v, panic %v, session lookup %v; want success", i, errs[i], panics[i], err)
 			}
 		}
+	}
+}
+
+// TestCancelAndClose: a cancelled write does nothing; writes racing Close
+// either finish or fail, and none runs after it.
+func TestCancelAndClose(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "imkit.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := db.CreateApp(ctx, store.App{SDKAppID: app}); !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateApp with a cancelled context: got %v, want %v", err, context.Canceled)
+	}
+	if _, err := db.App(t.Context(), app); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("App after a cancelled CreateApp: got %v, want %v", err, store.ErrNotFound)
+	}
+
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs := []*store.Message{{ID: fmt.Sprint(i), From: "a", To: "b", Time: 1}}
+			err := db.AppendMessages(context.Background(), app, msgs)
+			if err != nil && !strings.Contains(err.Error(), "closed") {
+				t.Errorf("AppendMessages racing Close: %v", err)
+			}
+		}()
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	wg.Wait()
+	if err := db.AppendMessages(context.Background(), app, []*store.Message{{From: "a", To: "b"}}); err == nil {
+		t.Errorf("AppendMessages after Close: no error")
 	}
 }
