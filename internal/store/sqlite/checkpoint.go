@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,9 +12,14 @@ import (
 // path every thousand pages: the writer runs with wal_autocheckpoint off and
 // pokes a checkpointer goroutine after each commit, which runs a PASSIVE
 // checkpoint on a connection of its own, at most every checkpointEvery.
-// PASSIVE never blocks the writer or the readers. Should the WAL still grow
-// past maxWALFrames (readers holding old snapshots), a RESTART checkpoint
-// waits for them and lets the next writer start the WAL over.
+// PASSIVE never blocks the writer or the readers.
+//
+// A write transaction starts the WAL over only when the whole WAL is
+// checkpointed, which under steady writes PASSIVE never achieves (new
+// frames arrive while it copies). So once the WAL is past maxWALFrames the
+// checkpointer asks the writer, which between two transactions runs a
+// RESTART checkpoint itself: it copies the little PASSIVE left, waits for
+// readers of old snapshots, and the next transaction starts the WAL over.
 
 const (
 	checkpointEvery = 50 * time.Millisecond
@@ -21,10 +27,11 @@ const (
 )
 
 type checkpointer struct {
-	db   *sql.DB
-	poke chan struct{} // buffered 1: a commit happened
-	stop chan struct{}
-	done chan struct{}
+	db      *sql.DB
+	poke    chan struct{} // buffered 1: a commit happened
+	restart atomic.Bool   // the WAL is long: the writer should restart it
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 func startCheckpointer(db *sql.DB) *checkpointer {
@@ -61,7 +68,7 @@ func (c *checkpointer) run() {
 		var busy, frames, copied int
 		err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 		if err == nil && frames > maxWALFrames {
-			c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+			c.restart.Store(true)
 		}
 		// Errors are not fatal: the next round tries again, and the WAL
 		// keeps the data meanwhile.
@@ -71,6 +78,11 @@ func (c *checkpointer) run() {
 		case <-time.After(checkpointEvery):
 		}
 	}
+}
+
+// restartWanted reports, once, that the writer should restart the WAL.
+func (c *checkpointer) restartWanted() bool {
+	return c != nil && c.restart.Load() && c.restart.CompareAndSwap(true, false)
 }
 
 // close stops the checkpointer and closes its connection.

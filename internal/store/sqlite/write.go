@@ -95,6 +95,10 @@ func (db *DB) runGroup(group []*op) {
 			return fmt.Errorf("sqlite: driver connection %T cannot execute with a context", dc)
 		}
 		t := &tx{c: c, s: &db.ws}
+		if db.ckpt.restartWanted() {
+			// Errors leave the WAL long, and the checkpointer asks again.
+			t.execSQL("PRAGMA wal_checkpoint(RESTART)")
+		}
 		if t.runGroup(group) {
 			db.ckpt.poked()
 		}
