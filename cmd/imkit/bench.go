@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -353,9 +355,36 @@ func runBenchServe(ctx context.Context, env *Env, args []string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/freeosmemory", func(w http.ResponseWriter, r *http.Request) {
+		debug.FreeOSMemory() // a GC (which also shrinks goroutine stacks), then memory back to the system
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/debug/memstats", func(w http.ResponseWriter, r *http.Request) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintf(w, "heap in use %.1f MB, heap idle %.1f MB (released %.1f MB), stacks %.1f MB, runtime other %.1f MB, next GC at %.1f MB, goroutines %d\n",
+			mb(m.HeapInuse), mb(m.HeapIdle), mb(m.HeapReleased), mb(m.StackSys), mb(m.MSpanSys+m.MCacheSys+m.BuckHashSys+m.GCSys+m.OtherSys), mb(m.NextGC), runtime.NumGoroutine())
+	})
 	go http.Serve(ln, mux)
 	fmt.Fprintf(env.Stdout, "imkit: pprof on %s\n", ln.Addr())
 	return runServe(ctx, env, args)
+}
+
+func mb(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// memStats returns the child server's memory statistics, if it has a pprof
+// endpoint.
+func (s *benchServer) memStats() string {
+	if s.pprof == "" {
+		return ""
+	}
+	resp, err := http.Get("http://" + s.pprof + "/debug/memstats")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
 }
 
 func loadNote() string {
@@ -576,10 +605,24 @@ func idleRound(ctx context.Context, env *Env, t *targetFlags, srv *benchServer, 
 		}
 		readings = append(readings, fmt.Sprintf("%.1f", float64(after)/(1<<20)))
 	}
+	stats := srv.memStats()
 	srv.heapProfile(t.profile, fmt.Sprintf("idle.heap.%d.pprof", round))
 	kb := float64(after-before) / 1024 / float64(n)
 	fmt.Fprintf(env.Stdout, "  round: %d sessions up in %s (%.0f logins/s); server RSS %.1f MB before, %s MB after: %.2f KB per session\n",
 		n, loginTime.Round(time.Millisecond), float64(n)/loginTime.Seconds(), float64(before)/(1<<20), strings.Join(readings, ", "), kb)
+	if stats != "" {
+		fmt.Fprintf(env.Stdout, "    server runtime: %s\n", stats)
+		// For the diagnosis only: what a GC and returning free memory to
+		// the system would leave.
+		if resp, err := http.Get("http://" + srv.pprof + "/debug/freeosmemory"); err == nil {
+			resp.Body.Close()
+			time.Sleep(time.Second)
+			if rss, err := bench.RSS(srv.pid); err == nil {
+				fmt.Fprintf(env.Stdout, "    after a forced GC and debug.FreeOSMemory: RSS %.1f MB, %.2f KB per session; %s\n",
+					float64(rss)/(1<<20), float64(rss-before)/1024/float64(n), srv.memStats())
+			}
+		}
+	}
 	return kb, nil
 }
 
