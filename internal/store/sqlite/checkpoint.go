@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"sync/atomic"
 	"time"
 )
@@ -28,15 +29,17 @@ const (
 
 type checkpointer struct {
 	db      *sql.DB
+	log     *slog.Logger
 	poke    chan struct{} // buffered 1: a commit happened
 	restart atomic.Bool   // the WAL is long: the writer should restart it
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-func startCheckpointer(db *sql.DB) *checkpointer {
+func startCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
 	c := &checkpointer{
 		db:   db,
+		log:  log,
 		poke: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -67,11 +70,13 @@ func (c *checkpointer) run() {
 		}
 		var busy, frames, copied int
 		err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-		if err == nil && frames > maxWALFrames {
+		if err != nil {
+			// Not fatal: the WAL keeps the data, and the next round tries
+			// again.
+			c.log.Warn("sqlite checkpoint", "err", err)
+		} else if frames > maxWALFrames {
 			c.restart.Store(true)
 		}
-		// Errors are not fatal: the next round tries again, and the WAL
-		// keeps the data meanwhile.
 		select {
 		case <-c.stop:
 			return

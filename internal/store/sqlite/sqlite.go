@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
@@ -59,6 +60,9 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// process (such as the imkit command run beside the server); default 5s.
 	BusyTimeout time.Duration
+	// Logger receives the errors of background work (checkpoints); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // DB is a store.Store in one SQLite database file. Its methods are safe for
@@ -176,7 +180,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return fail(err)
 	}
 	cdb.SetMaxOpenConns(1)
-	db.ckpt = startCheckpointer(cdb)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db.ckpt = startCheckpointer(cdb, log)
 	return db, nil
 }
 

@@ -96,8 +96,10 @@ func (db *DB) runGroup(group []*op) {
 		}
 		t := &tx{c: c, s: &db.ws}
 		if db.ckpt.restartWanted() {
-			// Errors leave the WAL long, and the checkpointer asks again.
-			t.execSQL("PRAGMA wal_checkpoint(RESTART)")
+			if _, err := t.execSQL("PRAGMA wal_checkpoint(RESTART)"); err != nil {
+				// The WAL stays long, and the checkpointer asks again.
+				db.ckpt.log.Warn("sqlite checkpoint", "mode", "RESTART", "err", err)
+			}
 		}
 		if t.runGroup(group) {
 			db.ckpt.poked()
