@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -38,10 +39,37 @@ type conn struct {
 }
 
 // dial connects to the server's WebSocket endpoint and starts the read loop.
+// It gives up as soon as ctx ends, also in the middle of the handshake.
 func dial(ctx context.Context, d *websocket.Dialer, url string, onPush func(string, json.RawMessage)) (*conn, error) {
-	ws, resp, err := d.DialContext(ctx, url, http.Header{})
+	// The websocket dialer honours ctx's deadline but not its cancellation
+	// once connected: a Logout during a Login waited for the handshake
+	// timeout. Close the network connection when ctx ends.
+	var (
+		mu sync.Mutex
+		nc net.Conn
+	)
+	dd := *d
+	dd.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		mu.Lock()
+		nc = c
+		mu.Unlock()
+		return c, err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if nc != nil {
+			nc.Close()
+		}
+	})
+	ws, resp, err := dd.DialContext(ctx, url, http.Header{})
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
+	}
+	if !stop() && err == nil { // ctx ended: the connection is closed
+		ws.Close()
+		err = ctx.Err()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
