@@ -191,19 +191,17 @@ func (c *conn) roundTrip(ctx context.Context, op string, req, reply any) (protoc
 	if err := c.write(b); err != nil {
 		return protocol.Frame{}, err
 	}
+	var f protocol.Frame
 	select {
-	case f := <-ch:
-		if err := f.Err(); err != nil {
-			return f, err
-		}
-		if reply != nil {
-			if err := protocol.DecodeData(f.Data, reply); err != nil {
-				return f, imkit.Errorf(imkit.ErrInvalidJSON, "%s reply: %v", op, imkit.ErrorMessage(err))
-			}
-		}
-		return f, nil
+	case f = <-ch:
 	case <-c.done:
-		return protocol.Frame{}, errDisconnected
+		// The read loop hands over a reply before it ends: a server that
+		// answers and closes (a refused login) must be heard.
+		select {
+		case f = <-ch:
+		default:
+			return protocol.Frame{}, errDisconnected
+		}
 	case <-ctx.Done():
 		c.mu.Lock()
 		if c.pending != nil {
@@ -212,6 +210,15 @@ func (c *conn) roundTrip(ctx context.Context, op string, req, reply any) (protoc
 		c.mu.Unlock()
 		return protocol.Frame{}, ctxErr(ctx, op)
 	}
+	if err := f.Err(); err != nil {
+		return f, err
+	}
+	if reply != nil {
+		if err := protocol.DecodeData(f.Data, reply); err != nil {
+			return f, imkit.Errorf(imkit.ErrInvalidJSON, "%s reply: %v", op, imkit.ErrorMessage(err))
+		}
+	}
+	return f, nil
 }
 
 // ping sends a heartbeat without waiting: any frame received counts as
