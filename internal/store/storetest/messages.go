@@ -83,7 +83,6 @@ func testAppendCreatesUsers(t *testing.T, s store.Store) {
 }
 
 func testAppendDedup(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	createApp(t, s, app1)
 	m1 := msg("alice", "bob", "x", time.Second)
 	m2 := msg("alice", "bob", "x", 2*time.Second) // the same client message, sent again in the batch
@@ -118,7 +117,6 @@ func testAppendDedup(t *testing.T, s store.Store) {
 	}
 	diff(t, "DayStats", dayStats(t, s, app1, day0, day0),
 		[]store.DayStats{{Day: day0, NewUsers: 2, Messages: 5, Senders: 2}})
-	_ = ctx
 }
 
 func testAppendStats(t *testing.T, s store.Store) {
