@@ -33,7 +33,7 @@ func TestBenchLoginInProcess(t *testing.T) {
 }
 
 func TestBenchLoginKeep(t *testing.T) {
-	code, out, errOut := runBenchCLI(t, "login", "--inprocess", "--keep", "--max-open", "20", "--clients", "4",
+	code, out, errOut := runBenchCLI(t, "login", "--inprocess", "--keep", "--max-open", "20", "--clients", "4", "--users", "40",
 		"--warmup", "-1s", "--duration", "2s", "--rounds", "1")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
