@@ -93,18 +93,20 @@ func BenchmarkLogin(b *testing.B) {
 	}
 }
 
-// benchMessages returns n messages among users users, each user writing
-// to the next few.
+// benchMessages returns messages start.. start+n-1 among users users, as
+// real traffic has them: the sender of each is a pseudo-random user, the
+// receiver one of its 7 contacts, the client message ID pseudo-random.
 func benchMessages(start, n, users int) []*store.Message {
 	msgs := make([]*store.Message, n)
 	now := time.Now().UnixMilli()
 	for i := range msgs {
 		k := start + i
-		from := k % users
-		to := (from + 1 + k/users%min(7, users-1)) % users
+		h := splitmix(uint64(k))
+		from := int(h % uint64(users))
+		to := (from + 1 + int(h>>32%uint64(min(7, users-1)))) % users
 		msgs[i] = &store.Message{
 			ID:          fmt.Sprint("m", k),
-			ClientMsgID: fmt.Sprint("c", k),
+			ClientMsgID: fmt.Sprintf("%016x", splitmix(h)),
 			From:        fmt.Sprint("user", from),
 			To:          fmt.Sprint("user", to),
 			Random:      uint32(k),
@@ -113,6 +115,14 @@ func benchMessages(start, n, users int) []*store.Message {
 		}
 	}
 	return msgs
+}
+
+// splitmix is SplitMix64's mixing function.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // BenchmarkAppendMessages stores batches of messages among 10,000 users.

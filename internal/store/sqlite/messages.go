@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -31,15 +32,10 @@ func pairOf(x, y string) pair {
 	return pair{y, x}
 }
 
-// convSide is what a batch changes in one user's row of a conversation.
-type convSide struct {
-	lastSeq, time, unread int64
-}
-
 // convChange is what a batch changes in a conversation.
 type convChange struct {
-	first, convSeq int64    // of the batch's first and last message in it
-	a, b           convSide // a's row and b's row; b's unused for a conversation with oneself
+	first, convSeq, time int64 // of the batch's first and last message in it
+	unreadA, unreadB     int64 // new messages to a and to b
 }
 
 // dayCounts are what a batch adds to one day's statistics.
@@ -282,15 +278,13 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 		b.convs[p] = c
 		b.order = append(b.order, p)
 	}
-	c.convSeq = convSeq
-	sent, recv := &c.a, &c.b
-	if m.From != p.a {
-		sent, recv = recv, sent
-	}
-	sent.lastSeq, sent.time = fromSeq, m.Time
-	if !self {
-		recv.lastSeq, recv.time = toSeq, m.Time
-		recv.unread++
+	c.convSeq, c.time = convSeq, m.Time
+	switch {
+	case self:
+	case m.To == p.a:
+		c.unreadA++
+	default:
+		c.unreadB++
 	}
 
 	d := dayOf(m)
@@ -307,15 +301,7 @@ func (b *batch) finish() error {
 	t := b.t
 	for _, p := range b.order {
 		c := b.convs[p]
-		var err error
-		if p.a == p.b {
-			_, err = t.exec(t.s.convPut1, b.app, p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, 0, c.first)
-		} else {
-			_, err = t.exec(t.s.convPut2, b.app,
-				p.a, p.b, c.convSeq, c.a.lastSeq, c.a.time, c.a.unread, c.first,
-				p.b, p.a, c.convSeq, c.b.lastSeq, c.b.time, c.b.unread, c.first)
-		}
-		if err != nil {
+		if _, err := t.exec(t.s.convPut, b.app, p.a, p.b, c.convSeq, c.time, c.unreadA, c.unreadB, c.first); err != nil {
 			return err
 		}
 	}
@@ -396,11 +382,17 @@ func (db *DB) Conversations(ctx context.Context, app uint64, owner string, after
 // MarkRead implements store.Store.
 func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, convSeq uint64) (store.Conversation, error) {
 	var conv store.Conversation
+	p := pairOf(owner, peer)
+	side := "a_" // owner's side of the convs row; a for oneself
+	if owner != p.a {
+		side = "b_"
+	}
+	sql := strings.NewReplacer("x_", side).Replace
 	err := db.update(ctx, func(t *tx) error {
 		var newest, read int64
 		found := false
-		err := t.rowsSQL(`SELECT conv_seq, read_seq FROM convs WHERE app = ? AND owner = ? AND peer = ?`,
-			[]any{&newest, &read}, func() error { found = true; return errStop }, int64(app), owner, peer)
+		err := t.rowsSQL(sql(`SELECT conv_seq, x_read FROM convs WHERE app = ?1 AND a = ?2 AND b = ?3 AND x_on`),
+			[]any{&newest, &read}, func() error { found = true; return errStop }, int64(app), p.a, p.b)
 		if err != nil {
 			return err
 		}
@@ -412,19 +404,17 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 			upTo = int64(convSeq)
 		}
 		read = max(read, upTo)
-		p := pairOf(owner, peer)
-		if _, err := t.execSQL(`UPDATE convs SET read_seq = ?4, unread = (SELECT count(*) FROM messages
-				WHERE app = ?1 AND a = ?5 AND b = ?6 AND conv_seq > max(?4, since - 1) AND from_user = ?3 AND ?2 <> ?3)
-			WHERE app = ?1 AND owner = ?2 AND peer = ?3`, int64(app), owner, peer, read, p.a, p.b); err != nil {
+		if _, err := t.execSQL(sql(`UPDATE convs SET x_read = ?4, x_unread = (SELECT count(*) FROM messages
+				WHERE app = ?1 AND a = ?2 AND b = ?3 AND conv_seq > max(?4, x_since - 1) AND from_user = ?5 AND a <> b)
+			WHERE app = ?1 AND a = ?2 AND b = ?3`), int64(app), p.a, p.b, read, peer); err != nil {
 			return err
 		}
 		var f convFields
 		found = false
-		err = t.rowsSQL(`SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, `+prefixCols("m.", entryCols)+`
-			FROM convs c JOIN messages m ON m.app = c.app AND m.a = min(c.owner, c.peer)
-				AND m.b = max(c.owner, c.peer) AND m.conv_seq = c.conv_seq
-			WHERE c.app = ? AND c.owner = ? AND c.peer = ?`,
-			f.dests(), func() error { found = true; return errStop }, int64(app), owner, peer)
+		err = t.rowsSQL(sql(`SELECT ?4, c.conv_seq, c.x_read, c.x_unread, c.time, `+entryColsM+`
+			FROM convs c JOIN messages m ON m.app = c.app AND m.a = c.a AND m.b = c.b AND m.conv_seq = c.conv_seq
+			WHERE c.app = ?1 AND c.a = ?2 AND c.b = ?3`),
+			f.dests(), func() error { found = true; return errStop }, int64(app), p.a, p.b, peer)
 		if err != nil {
 			return err
 		}

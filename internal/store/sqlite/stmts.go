@@ -33,8 +33,7 @@ type writeStmts struct {
 	convSeqGet    driver.Stmt
 	msgAdd        driver.Stmt
 	msgByClientID driver.Stmt
-	convPut1      driver.Stmt
-	convPut2      driver.Stmt
+	convPut       driver.Stmt
 	daySenderAdd  driver.Stmt
 	userSendDay   driver.Stmt
 	dayMsgs       driver.Stmt
@@ -51,17 +50,15 @@ const entryCols = `a, b, conv_seq, from_user, from_seq, to_seq, msg_key, client_
 // it is empty.
 const newestSeq = `(SELECT seq FROM mbox WHERE app = ?1 AND owner = ?2 ORDER BY seq DESC LIMIT 1)`
 
-// convValues are the values of a convs row (app ?1) from offset n: owner,
-// peer, conv_seq, last_seq, time, unread, since.
-func convValues(n int) string {
-	return fmt.Sprintf("(?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)", n, n+1, n+2, n+3, n+4, n+5, n+6)
+// sideUpsert is the ON CONFLICT update of side x of a convs row: a side
+// that is off starts afresh.
+func sideUpsert(x string) string {
+	return strings.NewReplacer("x_", x+"_").Replace(`
+		x_read = iif(x_on, x_read, 0),
+		x_unread = iif(x_on, x_unread, 0) + excluded.x_unread,
+		x_since = iif(x_on, x_since, excluded.x_since),
+		x_on = 1`)
 }
-
-const (
-	convInsert = `INSERT INTO convs (app, owner, peer, conv_seq, last_seq, time, unread, since) VALUES `
-	convUpsert = ` ON CONFLICT (app, owner, peer) DO UPDATE SET conv_seq = excluded.conv_seq,
-		last_seq = excluded.last_seq, time = excluded.time, unread = unread + excluded.unread`
-)
 
 func (s *writeStmts) list() []wstmtDef {
 	return []wstmtDef{
@@ -111,8 +108,13 @@ func (s *writeStmts) list() []wstmtDef {
 			ON CONFLICT DO NOTHING`},
 		{&s.msgByClientID, `SELECT ` + entryCols + ` FROM messages
 			WHERE app = ?1 AND from_user = ?2 AND client_msg_id = ?3 AND client_msg_id <> ''`},
-		{&s.convPut1, convInsert + convValues(2) + convUpsert},
-		{&s.convPut2, convInsert + convValues(2) + `, ` + convValues(9) + convUpsert},
+		// Both sides: ?6 and ?7 are a's and b's new unread, ?8 the first
+		// conv_seq of the batch.
+		{&s.convPut, `INSERT INTO convs (app, a, b, conv_seq, time,
+			a_on, a_read, a_unread, a_since, b_on, b_read, b_unread, b_since)
+			VALUES (?1, ?2, ?3, ?4, ?5, 1, 0, ?6, ?8, 1, 0, ?7, ?8)
+			ON CONFLICT (app, a, b) DO UPDATE SET conv_seq = excluded.conv_seq, time = excluded.time,` +
+			sideUpsert("a") + `,` + sideUpsert("b")},
 		{&s.daySenderAdd, `INSERT INTO day_senders (app, day, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`},
 		{&s.userSendDay, `UPDATE users SET send_day = ?3 WHERE app = ?1 AND user_id = ?2`},
 		{&s.dayMsgs, `INSERT INTO day_stats (app, day, messages, senders, new_users) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -120,6 +122,27 @@ func (s *writeStmts) list() []wstmtDef {
 			senders = senders + excluded.senders, new_users = new_users + excluded.new_users`},
 	}
 }
+
+// convsQuery, convsQueryB and convsQueryEnd list the conversations of ?2
+// (app ?1), newest first, at most ?5: after the first two, the conditions on
+// its sides as a and as b.
+const (
+	convsQuery = `SELECT c.peer, c.conv_seq, c.read, c.unread, c.time, ` + entryColsM + `
+		FROM (SELECT b AS peer, conv_seq, a_read AS read, a_unread AS unread, time
+			FROM convs WHERE app = ?1 AND a = ?2 AND a_on`
+	convsQueryB = `
+		UNION ALL
+		SELECT a AS peer, conv_seq, b_read AS read, b_unread AS unread, time
+			FROM convs INDEXED BY convs_b WHERE app = ?1 AND b = ?2 AND a <> ?2 AND b_on`
+	convsQueryEnd = `
+		ORDER BY time DESC, peer DESC LIMIT ?5) c
+		JOIN messages m ON m.app = ?1 AND m.a = min(?2, c.peer) AND m.b = max(?2, c.peer) AND m.conv_seq = c.conv_seq
+		ORDER BY c.time DESC, c.peer DESC`
+)
+
+// entryColsM is entryCols of messages m.
+const entryColsM = `m.a, m.b, m.conv_seq, m.from_user, m.from_seq, m.to_seq, m.msg_key, m.client_msg_id,
+	m.random, m.time, m.body`
 
 // readStmts are the prepared statements of the read connections.
 type readStmts struct {
@@ -134,7 +157,7 @@ type readStmts struct {
 
 func (s *readStmts) list() []stmtDef {
 	return []stmtDef{
-		{&s.sync, `SELECT ` + prefixCols("m.", entryCols) + `, ` + newestSeq + `
+		{&s.sync, `SELECT ` + entryColsM + `, ` + newestSeq + `
 			FROM mbox x JOIN messages m ON m.app = x.app AND m.a = min(x.owner, x.peer)
 				AND m.b = max(x.owner, x.peer) AND m.conv_seq = x.conv_seq
 			WHERE x.app = ?1 AND x.owner = ?2 AND x.seq > ?3 ORDER BY x.seq LIMIT ?4`},
@@ -142,14 +165,10 @@ func (s *readStmts) list() []stmtDef {
 		// ?2 and ?3 are owner and peer, ?4 and ?5 the pair in order.
 		{&s.history, `SELECT ` + entryCols + ` FROM messages
 			WHERE app = ?1 AND a = ?4 AND b = ?5 AND conv_seq < ?6
-				AND conv_seq >= coalesce((SELECT since FROM convs WHERE app = ?1 AND owner = ?2 AND peer = ?3), ?6)
+				AND conv_seq >= coalesce((SELECT iif(a = ?2, iif(a_on, a_since, NULL), iif(b_on, b_since, NULL))
+					FROM convs WHERE app = ?1 AND a = ?4 AND b = ?5), ?6)
 			ORDER BY conv_seq DESC LIMIT ?7`},
-		{&s.convs, `SELECT c.peer, c.conv_seq, c.read_seq, c.unread, c.time, ` + prefixCols("m.", entryCols) + `
-			FROM (SELECT * FROM convs WHERE app = ?1 AND owner = ?2 AND (time, peer) < (?3, ?4)
-				ORDER BY time DESC, peer DESC LIMIT ?5) c
-			JOIN messages m ON m.app = c.app AND m.a = min(c.owner, c.peer)
-				AND m.b = max(c.owner, c.peer) AND m.conv_seq = c.conv_seq
-			ORDER BY c.time DESC, c.peer DESC`},
+		{&s.convs, convsQuery + ` AND (time, b) < (?3, ?4)` + convsQueryB + ` AND (time, a) < (?3, ?4)` + convsQueryEnd},
 		{&s.session, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?1`},
 		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
 			WHERE app = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND state = 1
@@ -157,15 +176,6 @@ func (s *readStmts) list() []stmtDef {
 		{&s.user, `SELECT nick, face_url, imported, created_at, revoked_before
 			FROM users WHERE app = ?1 AND user_id = ?2`},
 	}
-}
-
-// prefixCols qualifies each of the comma-separated columns with prefix.
-func prefixCols(prefix, cols string) string {
-	fs := strings.Split(cols, ",")
-	for i, f := range fs {
-		fs[i] = prefix + strings.TrimSpace(f)
-	}
-	return strings.Join(fs, ", ")
 }
 
 type stmtDef struct {

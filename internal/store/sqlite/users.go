@@ -63,7 +63,10 @@ func (db *DB) DeleteUser(ctx context.Context, app uint64, userID string, at time
 		if _, err := t.kickAll(app, userID, store.Kick{Reason: imkit.KickAdmin, At: at}); err != nil {
 			return err
 		}
-		if _, err := t.execSQL(`DELETE FROM convs WHERE app = ? AND owner = ?`, int64(app), userID); err != nil {
+		if _, err := t.execSQL(`UPDATE convs SET a_on = 0 WHERE app = ?1 AND a = ?2`, int64(app), userID); err != nil {
+			return err
+		}
+		if _, err := t.execSQL(`UPDATE convs INDEXED BY convs_b SET b_on = 0 WHERE app = ?1 AND b = ?2`, int64(app), userID); err != nil {
 			return err
 		}
 		_, err = t.execSQL(`DELETE FROM mbox WHERE app = ? AND owner = ?`, int64(app), userID)

@@ -127,22 +127,31 @@ CREATE TRIGGER messages_to_mbox AFTER INSERT ON messages BEGIN
 		WHERE NEW.a <> NEW.b;
 END;
 
--- Conversations: one row per owner and peer. conv_seq is the newest
--- message's conversation seq, last_seq its seq in owner's mailbox, since the
--- first message owner has (later than 1 for an account deleted and made
--- again: the messages before are its peer's only).
+-- Conversations: one row per pair of users (a <= b, as in messages) with
+-- each side's state, so that a batch of messages changes one row per
+-- conversation. conv_seq and time are the newest message's. A side is on
+-- while its user has the conversation (DeleteUser turns it off; the next
+-- message turns it on afresh); since is the first message the side has
+-- (later than 1 for an account deleted and made again), read its ReadSeq.
+-- A conversation with oneself uses side a only.
 CREATE TABLE convs (
 	app      INTEGER NOT NULL,
-	owner    TEXT NOT NULL,
-	peer     TEXT NOT NULL,
+	a        TEXT NOT NULL,
+	b        TEXT NOT NULL,
 	conv_seq INTEGER NOT NULL,
-	last_seq INTEGER NOT NULL,
 	time     INTEGER NOT NULL,
-	read_seq INTEGER NOT NULL DEFAULT 0,
-	unread   INTEGER NOT NULL DEFAULT 0,
-	since    INTEGER NOT NULL,
-	PRIMARY KEY (app, owner, peer)
+	a_on     INTEGER NOT NULL,
+	a_read   INTEGER NOT NULL,
+	a_unread INTEGER NOT NULL,
+	a_since  INTEGER NOT NULL,
+	b_on     INTEGER NOT NULL,
+	b_read   INTEGER NOT NULL,
+	b_unread INTEGER NOT NULL,
+	b_since  INTEGER NOT NULL,
+	PRIMARY KEY (app, a, b)
 ) WITHOUT ROWID;
--- No index by time: a batch of messages updates two rows per conversation,
--- and keeping an index in step would double that; listing sorts one user's
--- conversations instead.
+-- A user's conversations are those it is a of (the primary key) and those
+-- it is b of (queries name this index: without statistics the planner
+-- prefers the primary key's app prefix). No index by time: listing sorts one
+-- user's conversations.
+CREATE INDEX convs_b ON convs (app, b);
