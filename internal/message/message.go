@@ -62,13 +62,15 @@ type Service struct {
 	maxBatch int
 	log      *slog.Logger
 
-	queue    chan *pending
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{}
-	keyBase  uint64
-	keySeq   atomic.Uint64
-	sent     atomic.Int64
+	queue       chan *pending
+	stop        chan struct{}
+	stopOnce    sync.Once
+	done        chan struct{} // closed when the commit loop ends
+	delivered   chan committed
+	deliverDone chan struct{} // closed when the delivery loop ends
+	keyBase     uint64
+	keySeq      atomic.Uint64
+	sent        atomic.Int64
 }
 
 // pending is a message waiting for its batch to commit.
@@ -91,6 +93,9 @@ func New(cfg Config) *Service {
 		queue:    make(chan *pending, 4096),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+
+		delivered:   make(chan committed, 64),
+		deliverDone: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -105,13 +110,16 @@ func New(cfg Config) *Service {
 	rand.Read(b[:])
 	s.keyBase = binary.LittleEndian.Uint64(b[:]) >> 44 // 20 random bits per process
 	go s.commitLoop()
+	go s.deliverLoop()
 	return s
 }
 
-// Close stores what is queued and stops the commit loop; later sends fail.
+// Close stores and acknowledges what is queued, then stops; later sends
+// fail.
 func (s *Service) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	<-s.deliverDone
 }
 
 // Sent returns how many messages were stored since the start.
@@ -241,6 +249,7 @@ func (s *Service) newKey(random uint32) string {
 // next gathers.
 func (s *Service) commitLoop() {
 	defer close(s.done)
+	defer close(s.delivered)
 	batch := make([]*pending, 0, s.maxBatch)
 	for {
 		select {
@@ -299,13 +308,32 @@ func (s *Service) commitApp(app uint64, batch []*pending) {
 		s.log.Error("store messages", "app", app, "n", len(msgs), "err", err)
 		err = imkit.Errorf(imkit.ErrSvrInternal, "the message could not be stored; retry with the same clientMsgID")
 	}
-	for _, p := range batch {
-		if err == nil && !p.msg.Dup {
-			s.sent.Add(1)
-			s.push(ctx, app, p)
-		}
-		if p.done != nil {
-			p.done(&p.msg, err)
+	// Replies and pushes are encoded and queued by the delivery loop, so
+	// that the next batch commits meanwhile.
+	s.delivered <- committed{app: app, batch: batch, err: err}
+}
+
+// committed is a batch the store has answered for.
+type committed struct {
+	app   uint64
+	batch []*pending
+	err   error
+}
+
+// deliverLoop acknowledges committed messages to their senders and pushes
+// them to their receivers, batch after batch, in commit order.
+func (s *Service) deliverLoop() {
+	defer close(s.deliverDone)
+	for c := range s.delivered {
+		ctx := context.Background()
+		for _, p := range c.batch {
+			if c.err == nil && !p.msg.Dup {
+				s.sent.Add(1)
+				s.push(ctx, c.app, p)
+			}
+			if p.done != nil {
+				p.done(&p.msg, c.err)
+			}
 		}
 	}
 }
