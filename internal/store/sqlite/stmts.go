@@ -158,8 +158,7 @@ type readStmts struct {
 func (s *readStmts) list() []stmtDef {
 	return []stmtDef{
 		{&s.sync, `SELECT ` + entryColsM + `, ` + newestSeq + `
-			FROM mbox x JOIN messages m ON m.app = x.app AND m.a = min(x.owner, x.peer)
-				AND m.b = max(x.owner, x.peer) AND m.conv_seq = x.conv_seq
+			FROM mbox x JOIN messages m ON m.id = x.msg_id
 			WHERE x.app = ?1 AND x.owner = ?2 AND x.seq > ?3 ORDER BY x.seq LIMIT ?4`},
 		{&s.maxSeq, `SELECT coalesce(` + newestSeq + `, 0)`},
 		// ?2 and ?3 are owner and peer, ?4 and ?5 the pair in order.

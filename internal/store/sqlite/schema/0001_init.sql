@@ -81,11 +81,13 @@ CREATE TABLE day_senders (
 	PRIMARY KEY (app, day, user_id)
 ) WITHOUT ROWID;
 
--- Messages: one row per message, clustered by conversation, so that a
--- conversation's history is one range: a <= b are its two users (a = b for a
--- message to oneself), conv_seq the message's place in it, from_seq and
--- to_seq its places in the sender's and the receiver's mailbox.
+-- Messages: one row per message, in the order they are stored, so that a
+-- batch appends to the table's last pages. (a, b) are its two users in
+-- order, a <= b (a = b for a message to oneself), conv_seq its place in their
+-- conversation, from_seq and to_seq its places in the sender's and the
+-- receiver's mailbox.
 CREATE TABLE messages (
+	id            INTEGER PRIMARY KEY,
 	app           INTEGER NOT NULL,
 	a             TEXT NOT NULL,
 	b             TEXT NOT NULL,
@@ -97,9 +99,10 @@ CREATE TABLE messages (
 	client_msg_id TEXT NOT NULL,
 	random        INTEGER NOT NULL,
 	time          INTEGER NOT NULL,
-	body          BLOB NOT NULL,
-	PRIMARY KEY (app, a, b, conv_seq)
-) WITHOUT ROWID;
+	body          BLOB NOT NULL
+);
+-- A conversation's history.
+CREATE UNIQUE INDEX messages_conv ON messages (app, a, b, conv_seq);
 -- Deduplication by (From, ClientMsgID).
 CREATE UNIQUE INDEX messages_client_id ON messages (app, from_user, client_msg_id)
 	WHERE client_msg_id <> '';
@@ -108,11 +111,10 @@ CREATE UNIQUE INDEX messages_client_id ON messages (app, from_user, client_msg_i
 -- mailbox's counter. A message is in its sender's and its receiver's (once
 -- for a message to oneself).
 CREATE TABLE mbox (
-	app      INTEGER NOT NULL,
-	owner    TEXT NOT NULL,
-	seq      INTEGER NOT NULL,
-	peer     TEXT NOT NULL,
-	conv_seq INTEGER NOT NULL,
+	app    INTEGER NOT NULL,
+	owner  TEXT NOT NULL,
+	seq    INTEGER NOT NULL,
+	msg_id INTEGER NOT NULL, -- messages.id
 	PRIMARY KEY (app, owner, seq)
 ) WITHOUT ROWID;
 
@@ -120,10 +122,9 @@ CREATE TABLE mbox (
 -- statement a message, not two. A duplicate (ON CONFLICT DO NOTHING) is not
 -- inserted, so not filed.
 CREATE TRIGGER messages_to_mbox AFTER INSERT ON messages BEGIN
-	INSERT INTO mbox (app, owner, seq, peer, conv_seq) VALUES (NEW.app, NEW.from_user, NEW.from_seq,
-		CASE NEW.from_user WHEN NEW.a THEN NEW.b ELSE NEW.a END, NEW.conv_seq);
-	INSERT INTO mbox (app, owner, seq, peer, conv_seq) SELECT NEW.app,
-		CASE NEW.from_user WHEN NEW.a THEN NEW.b ELSE NEW.a END, NEW.to_seq, NEW.from_user, NEW.conv_seq
+	INSERT INTO mbox (app, owner, seq, msg_id) VALUES (NEW.app, NEW.from_user, NEW.from_seq, NEW.id);
+	INSERT INTO mbox (app, owner, seq, msg_id) SELECT NEW.app,
+		CASE NEW.from_user WHEN NEW.a THEN NEW.b ELSE NEW.a END, NEW.to_seq, NEW.id
 		WHERE NEW.a <> NEW.b;
 END;
 
