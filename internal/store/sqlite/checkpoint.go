@@ -23,7 +23,7 @@ import (
 // readers of old snapshots, and the next transaction starts the WAL over.
 
 const (
-	checkpointEvery = 50 * time.Millisecond
+	checkpointEvery = 200 * time.Millisecond
 	maxWALFrames    = 16384 // 64 MiB of 4 KiB pages
 )
 
