@@ -123,22 +123,17 @@ func (s *writeStmts) list() []wstmtDef {
 	}
 }
 
-// convsQuery, convsQueryB and convsQueryEnd list the conversations of ?2
-// (app ?1), newest first, at most ?5: after the first two, the conditions on
-// its sides as a and as b.
-const (
-	convsQuery = `SELECT c.peer, c.conv_seq, c.read, c.unread, c.time, ` + entryColsM + `
-		FROM (SELECT b AS peer, conv_seq, a_read AS read, a_unread AS unread, time
-			FROM convs WHERE app = ?1 AND a = ?2 AND a_on`
-	convsQueryB = `
+// convsList lists the conversations of ?2 (app ?1) after the cursor (?3,
+// ?4), newest first, at most ?5: those it is a of and those it is b of.
+const convsList = `SELECT c.peer, c.conv_seq, c.read, c.unread, c.time, ` + entryColsM + `
+	FROM (SELECT b AS peer, conv_seq, a_read AS read, a_unread AS unread, time
+			FROM convs WHERE app = ?1 AND a = ?2 AND a_on AND (time, b) < (?3, ?4)
 		UNION ALL
 		SELECT a AS peer, conv_seq, b_read AS read, b_unread AS unread, time
-			FROM convs INDEXED BY convs_b WHERE app = ?1 AND b = ?2 AND a <> ?2 AND b_on`
-	convsQueryEnd = `
+			FROM convs INDEXED BY convs_b WHERE app = ?1 AND b = ?2 AND a <> ?2 AND b_on AND (time, a) < (?3, ?4)
 		ORDER BY time DESC, peer DESC LIMIT ?5) c
-		JOIN messages m ON m.app = ?1 AND m.a = min(?2, c.peer) AND m.b = max(?2, c.peer) AND m.conv_seq = c.conv_seq
-		ORDER BY c.time DESC, c.peer DESC`
-)
+	JOIN messages m ON m.app = ?1 AND m.a = min(?2, c.peer) AND m.b = max(?2, c.peer) AND m.conv_seq = c.conv_seq
+	ORDER BY c.time DESC, c.peer DESC`
 
 // entryColsM is entryCols of messages m.
 const entryColsM = `m.a, m.b, m.conv_seq, m.from_user, m.from_seq, m.to_seq, m.msg_key, m.client_msg_id,
@@ -167,7 +162,7 @@ func (s *readStmts) list() []stmtDef {
 				AND conv_seq >= coalesce((SELECT iif(a = ?2, iif(a_on, a_since, NULL), iif(b_on, b_since, NULL))
 					FROM convs WHERE app = ?1 AND a = ?4 AND b = ?5), ?6)
 			ORDER BY conv_seq DESC LIMIT ?7`},
-		{&s.convs, convsQuery + ` AND (time, b) < (?3, ?4)` + convsQueryB + ` AND (time, a) < (?3, ?4)` + convsQueryEnd},
+		{&s.convs, convsList},
 		{&s.session, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?1`},
 		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
 			WHERE app = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND state = 1
