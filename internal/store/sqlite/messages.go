@@ -331,7 +331,7 @@ func (b *batch) finish() error {
 
 // Sync implements store.Store.
 func (db *DB) Sync(ctx context.Context, app uint64, owner string, after uint64, limit int) ([]store.Entry, uint64, error) {
-	if limit > 0 {
+	if limit > 0 && after < math.MaxInt64 {
 		rows, err := db.rs.sync.QueryContext(ctx, int64(app), owner, int64(after), limit)
 		var newest int64
 		es, err := scanEntriesNewest(owner, rows, err, &newest)
