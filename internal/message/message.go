@@ -48,6 +48,9 @@ type Config struct {
 	Router Router
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Day returns the statistics day a message sent at t counts in; nil
+	// means the UTC day.
+	Day func(t time.Time) string
 	// MaxBatch is the most messages stored in one transaction (default 256).
 	MaxBatch int
 	// Logger receives errors; nil discards.
@@ -59,6 +62,7 @@ type Service struct {
 	store    Store
 	router   Router
 	now      func() time.Time
+	day      func(time.Time) string
 	maxBatch int
 	log      *slog.Logger
 
@@ -88,6 +92,7 @@ func New(cfg Config) *Service {
 		store:    cfg.Store,
 		router:   cfg.Router,
 		now:      cfg.Now,
+		day:      cfg.Day,
 		maxBatch: cfg.MaxBatch,
 		log:      cfg.Logger,
 		queue:    make(chan *pending, 4096),
@@ -146,8 +151,12 @@ func (s *Service) submit(app uint64, from, session string, req *protocol.SendReq
 		From:        from,
 		To:          req.To,
 		Random:      req.Random,
-		Time:        s.now().UnixMilli(),
 		Body:        body,
+	}
+	now := s.now()
+	p.msg.Time = now.UnixMilli()
+	if s.day != nil {
+		p.msg.Day = s.day(now)
 	}
 	if p.msg.ClientMsgID == "" {
 		p.msg.ClientMsgID = p.msg.ID

@@ -135,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		Store:  timed,
 		Router: localRouter{s.Hub},
 		Now:    cfg.Now,
+		Day:    s.Sessions.Day,
 		Logger: log.With("part", "message"),
 	})
 	s.Gateway = gateway.New(gateway.Config{
