@@ -163,6 +163,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		"query_only(1)",
 		"cache_size(-16384)", // 16 MiB
 		"temp_store(MEMORY)",
+		// Every commit empties a reader's page cache; mapped pages of the
+		// database file are read again without a system call or a copy.
+		"mmap_size(1073741824)",
 	))
 	if err != nil {
 		return fail(err)
