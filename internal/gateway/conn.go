@@ -33,6 +33,7 @@ type Conn struct {
 	closeCode int  // the close code queued by the server, if any
 	sess      store.Session
 	loggedIn  bool
+	ready     bool        // logged in: pushes are delivered
 	replied   bool        // the login reply is queued; kicks may follow it
 	heldKick  *store.Kick // a kick that came before the login reply
 	expiring  *time.Timer // pushes PushExpiring

@@ -212,33 +212,43 @@ func (g *Gateway) login(c *Conn) bool {
 		return false
 	}
 	ctx := c.ctx
+	// The connection joins the hub before the store decides (attach): a
+	// kick committed after the decision finds it there, and one committed
+	// before is part of the decision. Until it is ready it gets no pushes,
+	// and a kick waits for the login reply (Conn.kick).
+	var attached *store.Session
+	attach := func(s store.Session) {
+		c.mu.Lock()
+		c.sess = s
+		c.mu.Unlock()
+		if old := g.hub.add(c, s); old != nil {
+			old.Close(protocol.CloseReplaced)
+		}
+		attached = &s
+	}
 	var sess store.Session
 	if req.SessionID != "" {
-		sess, err = g.sessions.Resume(ctx, &req)
+		sess, err = g.sessions.Resume(ctx, &req, attach)
 	} else {
-		sess, err = g.sessions.Login(ctx, &req)
+		sess, err = g.sessions.Login(ctx, &req, attach)
 	}
 	if err != nil {
+		if attached != nil {
+			g.hub.remove(c, *attached)
+			c.mu.Lock()
+			c.sess = store.Session{}
+			c.mu.Unlock()
+		}
 		g.refuse(c, f.ID, err)
 		return false
 	}
 	c.mu.Lock()
 	c.sess = sess
 	c.loggedIn = true
+	c.ready = true // pushes from now on; the post-login sync covers what came before
 	c.mu.Unlock()
-	if old := g.hub.add(c, sess); old != nil {
-		old.Close(protocol.CloseReplaced)
-	}
-	// A kick (or an expiry) may have been committed between the login and
-	// the add above, when the hub could not yet tell this connection: look
-	// once more. One that comes later finds the connection in the hub.
-	state, kick := store.SessionActive, store.Kick{}
-	if now, err := g.sessions.Session(ctx, sess.ID); err == nil {
-		state, kick = now.State, now.Kick
-	}
 	// The reply goes first: a client is told it was kicked after it is told
-	// its login succeeded, never instead (Conn.kick holds a kick back until
-	// then).
+	// its login succeeded, never instead.
 	g.replyLogin(c, f.ID, sess, req.SessionID != "")
 	c.mu.Lock()
 	c.replied = true
@@ -246,15 +256,8 @@ func (g *Gateway) login(c *Conn) bool {
 	c.heldKick = nil
 	c.setTimersLocked(g.sessions.Now())
 	c.mu.Unlock()
-	switch {
-	case state == store.SessionKicked:
-		c.kick(kick)
-	case held != nil:
+	if held != nil {
 		c.kick(*held)
-	case state == store.SessionExpired:
-		c.Close(protocol.CloseTicketExpired)
-	case state != store.SessionActive:
-		c.Close(protocol.CloseLoggedOut)
 	}
 	return true
 }

@@ -146,14 +146,22 @@ func (h *Hub) Deliver(app uint64, user string, frame []byte, except string) int 
 	s.mu.Unlock()
 	n := 0
 	for _, c := range targets {
-		if except != "" && c.sessionID() == except {
-			continue
-		}
-		if c.Send(frame) {
+		if c.deliver(frame, except) {
 			n++
 		}
 	}
 	return n
+}
+
+// deliver queues a push unless the connection is of session except, or is
+// not logged in yet (its login's sync fetches what it misses).
+func (c *Conn) deliver(frame []byte, except string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready || except != "" && c.sess.ID == except {
+		return false
+	}
+	return c.sendLocked(frame)
 }
 
 // Kicked tells the sessions' connections on this node that they were
@@ -174,7 +182,9 @@ func (h *Hub) Online(app uint64, users []string) map[string][]imkit.Platform {
 	out := make(map[string][]imkit.Platform)
 	for _, u := range users {
 		for _, c := range h.Conns(app, u) {
-			out[u] = append(out[u], c.Session().Platform)
+			if sess, ok := c.readySession(); ok {
+				out[u] = append(out[u], sess.Platform)
+			}
 		}
 	}
 	return out
@@ -195,6 +205,13 @@ func (h *Hub) all() []*Conn {
 		s.mu.Unlock()
 	}
 	return out
+}
+
+// readySession returns the session of a logged-in connection.
+func (c *Conn) readySession() (store.Session, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess, c.ready
 }
 
 func (c *Conn) sessionID() string {

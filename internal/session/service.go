@@ -204,9 +204,20 @@ func (e *KickedError) Unwrap() error {
 	return imkit.Errorf(imkit.ErrKickedOffByOther, "kicked offline (%s) at %s", e.Kick.Reason, e.Kick.At.UTC().Format(time.RFC3339))
 }
 
+// Attach registers the connection of a session that is being logged in or
+// resumed, where kicks look for connections (the hub, and with several
+// nodes the registry). Login and Resume call it once the ticket is
+// verified and before the store decides: a kick committed after that
+// decision then finds the connection, and one committed before it is part
+// of the decision. When Login or Resume then fails, the caller must
+// unregister the connection.
+type Attach func(store.Session)
+
 // Login verifies a login request, starts a new session under the app's login
 // policy (kicking whatever the policy says), and returns the session.
-func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest) (store.Session, error) {
+// attach, when not nil, is called with the new session (its ID set) before
+// it is stored.
+func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach Attach) (store.Session, error) {
 	now := s.now()
 	sess := store.Session{
 		App:        req.SDKAppID,
@@ -224,6 +235,9 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest) (store.
 	sess.TicketTime = t.Time
 	sess.TicketExpire = t.ExpiresAt().Unix()
 	sess.State = store.SessionActive
+	if attach != nil {
+		attach(sess)
+	}
 	policy := PolicyOf(&app)
 	res, err := s.store.Login(ctx, store.LoginParams{
 		Session: sess,
@@ -252,11 +266,17 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest) (store.
 
 // Resume continues req.SessionID on a new connection. It refuses a session
 // that was kicked (*KickedError, 6208), whose ticket expired (70001; the
-// session ends) or that ended otherwise (6014).
-func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest) (store.Session, error) {
+// session ends) or that ended otherwise (6014). attach, when not nil, is
+// called with the session as asked for (ID, app, user, platform, instance)
+// once the ticket is verified, before the session is loaded.
+func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest, attach Attach) (store.Session, error) {
 	now := s.now()
 	asked := store.Session{ID: req.SessionID, App: req.SDKAppID, UserID: req.UserID, Platform: req.Platform, InstanceID: req.InstanceID}
-	sess, err := s.resume(ctx, req, now)
+	sess, err := s.resume(ctx, req, now, func() {
+		if attach != nil {
+			attach(asked)
+		}
+	})
 	if err != nil {
 		s.emit(Event{Type: EventLoginFailed, Session: asked, Code: imkit.ErrorCode(err), At: now})
 		return store.Session{}, err
@@ -265,10 +285,13 @@ func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest) (store
 	return sess, nil
 }
 
-func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now time.Time) (store.Session, error) {
+func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now time.Time, attach func()) (store.Session, error) {
 	_, t, verr := s.verify(ctx, req, now)
 	if verr != nil && imkit.ErrorCode(verr) != imkit.ErrSvrUserSigExpired {
 		return store.Session{}, verr
+	}
+	if verr == nil {
+		attach()
 	}
 	sess, err := s.store.Session(ctx, req.SessionID)
 	if errors.Is(err, store.ErrNotFound) {
