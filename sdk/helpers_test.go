@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -241,3 +242,8 @@ func wantErrCode(t testing.TB, what string, err error, want imkit.Code) {
 
 // id returns the instance ID the client was given (withInstance).
 func (c *client) id() string { return c.cfg.InstanceID }
+
+func TestMain(m *testing.M) {
+	imkittest.ServeChild() // when this process is a RunServerProcess child
+	os.Exit(m.Run())
+}

@@ -3,7 +3,9 @@ package sdk_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -411,4 +413,75 @@ func parallel(t testing.TB, n, width int, f func(i int) error) {
 	if errOne != nil {
 		t.Fatal(errOne)
 	}
+}
+
+// BenchmarkResumeAfterRestart measures how long N logged-in sessions take to
+// be back after a server restart on the same data: from the moment the new
+// server listens until every SDK has reported OnConnectSuccess (each try
+// also syncs). The SDKs use the default backoff (200 ms doubling, full
+// jitter). N is 1,000, or IMKIT_BENCH_SESSIONS. The server runs in a child
+// process, so that client and server descriptors need not share one
+// process's open-files limit.
+func BenchmarkResumeAfterRestart(b *testing.B) {
+	n := 1000
+	if v := os.Getenv("IMKIT_BENCH_SESSIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("IMKIT_BENCH_SESSIONS=%q: want a positive number", v)
+		}
+	}
+	srv := imkittest.RunServerProcess(b, imkittest.ProcessConfig{})
+	var back atomic.Int64
+	clients := make([]*sdk.SDK, n)
+	for i := range clients {
+		s, err := sdk.New(imkittest.SDKAppID, sdk.Config{
+			ServerURL: srv.URL, Platform: imkit.PlatformAndroid, InstanceID: fmt.Sprint("c", i),
+			Listener: sdk.Listener{OnConnectSuccess: func() { back.Add(1) }},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients[i] = s
+	}
+	defer func() {
+		b.StopTimer()
+		parallel(b, n, 64, func(i int) error { clients[i].UnInit(); return nil })
+	}()
+	parallel(b, n, 64, func(i int) error {
+		u := fmt.Sprintf("u%05d", i)
+		return clients[i].Login(context.Background(), u, imkittest.SignFor(b, u, 24*time.Hour))
+	})
+	b.ResetTimer()
+	var total, pct90 time.Duration
+	for range b.N {
+		b.StopTimer()
+		want := back.Load() + int64(n)
+		srv.Stop()
+		b.StartTimer()
+		srv.Start()
+		start := time.Now()
+		var at90 time.Duration
+		for back.Load() < want {
+			if at90 == 0 && back.Load() >= want-int64(n)/10 {
+				at90 = time.Since(start)
+			}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatalf("%d of %d sessions back after 5 minutes", int64(n)-(want-back.Load()), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+		pct90 += at90
+		b.StopTimer()
+		for i, c := range clients {
+			if c.LoginStatus() != imkit.LoginStatusLogined {
+				b.Fatalf("client %d: status %v", i, c.LoginStatus())
+			}
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n), "sessions")
+	b.ReportMetric(total.Seconds()/float64(b.N), "s-all-back")
+	b.ReportMetric(pct90.Seconds()/float64(b.N), "s-90%-back")
+	b.ReportMetric(float64(n)/(total.Seconds()/float64(b.N)), "resumes/s")
 }
