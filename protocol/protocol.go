@@ -36,7 +36,7 @@
 //  3. While logged in, the client sends OpPing at the interval LoginReply
 //     gives; the server replies. A side that hears nothing from its peer for
 //     longer than its idle timeout closes the link.
-//  4. The server pushes PushTicketExpiring before the ticket runs out; the
+//  4. The server pushes PushExpiring before the ticket runs out; the
 //     client answers with OpRenew carrying a new ticket, on the same
 //     connection. Without one, the server ends the session at expiry
 //     (CloseTicketExpired).
