@@ -14,6 +14,7 @@ import (
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/imkittest"
 	"github.com/imkit/imkit/internal/server"
+	"github.com/imkit/imkit/protocol"
 	"github.com/imkit/imkit/sdk"
 )
 
@@ -304,9 +305,9 @@ func stormSize() int {
 	return 1000
 }
 
-// A reconnect storm: many sessions resume at once after a server restart;
-// every one is back LOGINED, nothing is lost, and no resume counts as a
-// login.
+// A reconnect storm: many sessions resume at once after a server restart,
+// while messages for all of them are stored; every one is back LOGINED,
+// nothing is lost, and no resume counts as a login.
 func TestReconnectStorm(t *testing.T) {
 	n := stormSize()
 	srv := imkittest.RunServer(t)
@@ -334,6 +335,17 @@ func TestReconnectStorm(t *testing.T) {
 	srv.Restart()
 	t.Logf("restarted %v", time.Since(t0))
 	defer func() { t.Logf("storm over %v", time.Since(t0)) }()
+	// Meanwhile each user is sent a message (by the server, on behalf of
+	// the previous user): stored while its instance may still be
+	// resuming, it must arrive by push or by the sync after the resume.
+	parallel(t, n, 64, func(i int) error {
+		_, err := srv.Messages.Send(long, imkittest.SDKAppID, user(i), &protocol.SendRequest{
+			To: user(i + 1), ClientMsgID: fmt.Sprint("storm-", i),
+			Elems: []protocol.Elem{{Type: protocol.ElemText, Text: "from " + user(i)}},
+		})
+		return err
+	})
+	t.Logf("all sent %v", time.Since(t0))
 	waitUntil(t, long, "all connected", func() bool {
 		for _, c := range clients {
 			if !c.Connected() {
@@ -343,29 +355,27 @@ func TestReconnectStorm(t *testing.T) {
 		return true
 	})
 	t.Logf("all connected %v", time.Since(t0))
-	// Each client sends to the next at once: the sends wait for the
-	// reconnect.
-	parallel(t, n, n, func(i int) error {
-		_, err := clients[i].SendMessage(long, sdk.NewTextMessage("from "+user(i)), user(i+1))
-		return err
-	})
-	t.Logf("all sent %v", time.Since(t0))
 	// Each has its message: the conversation with its sender shows it,
-	// unread.
+	// unread; the one with the user it sent to shows that, read.
 	for i, c := range clients {
-		from := user(i + n - 1)
+		from, to := user(i+n-1), user(i+1)
 		var convs []*sdk.Conversation
-		waitUntil(t, long, c.id()+" gets its message", func() bool {
+		conv := func(peer string) *sdk.Conversation {
+			if i := slices.IndexFunc(convs, func(cv *sdk.Conversation) bool { return cv.Peer == peer }); i >= 0 {
+				return convs[i]
+			}
+			return nil
+		}
+		waitUntil(t, long, c.id()+" gets its messages", func() bool {
 			var err error
 			convs, _, err = c.ConversationList(long, 0, 10)
-			return err == nil && slices.ContainsFunc(convs, func(cv *sdk.Conversation) bool { return cv.Peer == from })
+			return err == nil && conv(from) != nil && conv(to) != nil
 		})
-		i := slices.IndexFunc(convs, func(cv *sdk.Conversation) bool { return cv.Peer == from })
-		if cv := convs[i]; cv.Unread != 1 || cv.LastMessage == nil || cv.LastMessage.Text() != "from "+from {
-			t.Fatalf("%s: conversation with %s: %+v, want 1 unread", c.id(), from, cv)
+		if cv := conv(from); cv.Unread != 1 || cv.LastMessage == nil || cv.LastMessage.Text() != "from "+from {
+			t.Fatalf("%s: conversation with %s: %+v, want its message, unread", c.id(), from, cv)
 		}
-		if len(convs) != 2 {
-			t.Fatalf("%s: %d conversations, want 2", c.id(), len(convs))
+		if cv := conv(to); cv.Unread != 0 || cv.LastMessage == nil || cv.LastMessage.Text() != "from "+user(i) {
+			t.Fatalf("%s: conversation with %s: %+v, want the message sent to it", c.id(), to, cv)
 		}
 		if c.LoginStatus() != imkit.LoginStatusLogined || !c.Connected() {
 			t.Fatalf("%s: status %v, connected %v", c.id(), c.LoginStatus(), c.Connected())
