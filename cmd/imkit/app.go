@@ -46,6 +46,7 @@ func runApp(ctx context.Context, env *Env, args []string) error {
 func runAppCreate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "app create")
 	dir := fs.String("data", envOr(env, "IMKIT_DATA", "imkit-data"), "data `directory` (env IMKIT_DATA)")
+	pg := postgresFlag(fs)
 	id := fs.Uint64("sdkappid", 0, "the app's SDKAppID (default: a random one)")
 	key := fs.String("key", "", "the app's secret key (default: a random one; env IMKIT_KEY)")
 	admin := fs.String("admin", "administrator", "the admin identifier the REST API requires")
@@ -59,14 +60,19 @@ func runAppCreate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *dir, "")
+	dsn := postgresDSN(env, *pg)
+	st, err := openDB(ctx, dsn, *dir, "", nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if err := st.CreateApp(ctx, a); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return fmt.Errorf("SDKAppID %d already exists in %s", a.SDKAppID, *dir)
+			where := *dir
+			if dsn != "" {
+				where = "the PostgreSQL database"
+			}
+			return fmt.Errorf("SDKAppID %d already exists in %s", a.SDKAppID, where)
 		}
 		return fmt.Errorf("create app: %w", err)
 	}
@@ -78,11 +84,13 @@ func runAppCreate(ctx context.Context, env *Env, args []string) error {
 func runAppList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "app list")
 	dir := fs.String("data", envOr(env, "IMKIT_DATA", "imkit-data"), "data `directory` (env IMKIT_DATA)")
+	pg := postgresFlag(fs)
 	showKeys := fs.Bool("show-keys", false, "show the secret keys")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *dir, "")
+	dsn := postgresDSN(env, *pg)
+	st, err := openDB(ctx, dsn, *dir, "", nil)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/server"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/postgres"
 	"github.com/imkit/imkit/internal/store/sqlite"
 )
 
@@ -27,8 +29,12 @@ func init() {
 // Main is the server program: Run opens the store, creates the default app
 // on first start and starts serving; Close stops. Tests run it in-process.
 type Main struct {
-	// DataDir holds the SQLite database (imkit.db).
+	// DataDir holds the SQLite database (imkit.db); unused with Postgres.
 	DataDir string
+	// Postgres, when set, is the DSN of the PostgreSQL database that the
+	// nodes share, used instead of SQLite. It may hold a password: it is
+	// never printed.
+	Postgres string
 	// Sync is SQLite's synchronous mode: "NORMAL" or "FULL".
 	Sync string
 	// Config is the server's configuration; Store is set by Run.
@@ -42,10 +48,12 @@ type Main struct {
 
 // Run starts the server and returns once it is serving.
 func (m *Main) Run(ctx context.Context) error {
-	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if m.Postgres == "" {
+		if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
 	}
-	st, err := openStore(ctx, m.DataDir, m.Sync)
+	st, err := openDB(ctx, m.Postgres, m.DataDir, m.Sync, m.Config.Logger)
 	if err != nil {
 		return err
 	}
@@ -68,7 +76,11 @@ func (m *Main) Run(ctx context.Context) error {
 	addr := srv.Addr()
 	fmt.Fprintf(m.Out, "imkit: listening on %s\n", addr)
 	fmt.Fprintf(m.Out, "  SDK (WebSocket): ws://%s/ws\n  REST API:        http://%s/v4/\n", addr, addr)
-	fmt.Fprintf(m.Out, "  data:            %s (SQLite)\n", m.DataDir)
+	if m.Postgres != "" {
+		fmt.Fprintf(m.Out, "  data:            PostgreSQL\n")
+	} else {
+		fmt.Fprintf(m.Out, "  data:            %s (SQLite)\n", m.DataDir)
+	}
 	return nil
 }
 
@@ -111,7 +123,11 @@ func (m *Main) ensureApp(ctx context.Context) error {
 	for _, a := range apps {
 		printApp(m.Out, a, false)
 	}
-	fmt.Fprintf(m.Out, "  (secret keys: imkit app list --data %s --show-keys)\n", m.DataDir)
+	if m.Postgres != "" {
+		fmt.Fprintf(m.Out, "  (secret keys: imkit app list --show-keys, with IMKIT_POSTGRES set)\n")
+	} else {
+		fmt.Fprintf(m.Out, "  (secret keys: imkit app list --data %s --show-keys)\n", m.DataDir)
+	}
 	return nil
 }
 
@@ -157,12 +173,40 @@ func openStore(ctx context.Context, dir, sync string) (store.Store, error) {
 	return st, nil
 }
 
+// openDB opens the PostgreSQL database at dsn when it is set, else the
+// SQLite database in dir.
+func openDB(ctx context.Context, dsn, dir, sync string, log *slog.Logger) (store.Store, error) {
+	if dsn == "" {
+		return openStore(ctx, dir, sync)
+	}
+	st, err := postgres.Open(ctx, dsn, postgres.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the PostgreSQL database: %w", err)
+	}
+	return st, nil
+}
+
+// postgresFlag defines --postgres on fs; postgresDSN returns its value or,
+// when it is empty, $IMKIT_POSTGRES. The environment is the better place
+// for a DSN with a password: other users of the machine see command lines.
+func postgresFlag(fs *flag.FlagSet) *string {
+	return fs.String("postgres", "", "PostgreSQL `DSN` shared by the nodes, instead of SQLite in --data (env IMKIT_POSTGRES, better for a password)")
+}
+
+func postgresDSN(env *Env, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return env.Getenv("IMKIT_POSTGRES")
+}
+
 const serveUsage = `usage: imkit serve [flags]
 
-Runs the imkit server on an embedded SQLite database in --data. On the first
-start it creates a default app and prints its SDKAppID, secret key and admin
-identifier. SIGINT or SIGTERM shut it down gracefully: clients are told to
-reconnect, accepted messages are stored.
+Runs the imkit server on an embedded SQLite database in --data, or on the
+PostgreSQL database of --postgres (or $IMKIT_POSTGRES) that several imkit
+nodes share. On the first start it creates a default app and prints its
+SDKAppID, secret key and admin identifier. SIGINT or SIGTERM shut it down
+gracefully: clients are told to reconnect, accepted messages are stored.
 
 flags:
 `
@@ -172,6 +216,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.Usage = func() { fmt.Fprint(env.Stderr, serveUsage); fs.PrintDefaults() }
 	m := &Main{Out: env.Stdout}
 	fs.StringVar(&m.DataDir, "data", envOr(env, "IMKIT_DATA", "imkit-data"), "data `directory` (env IMKIT_DATA)")
+	pg := postgresFlag(fs)
 	fs.StringVar(&m.Config.Addr, "addr", envOr(env, "IMKIT_ADDR", "127.0.0.1:8080"), "listen `address` host:port (env IMKIT_ADDR)")
 	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
 	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
@@ -184,6 +229,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "imkit serve: unexpected argument %q\n", fs.Arg(0))
 		return exitError{2}
 	}
+	m.Postgres = postgresDSN(env, *pg)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(env.Stderr, "imkit serve: bad -log-level %q\n", *logLevel)
