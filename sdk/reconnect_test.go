@@ -495,3 +495,37 @@ func BenchmarkResumeAfterRestart(b *testing.B) {
 	b.ReportMetric(pct90.Seconds()/float64(b.N), "s-90%-back")
 	b.ReportMetric(float64(n)/(total.Seconds()/float64(b.N)), "resumes/s")
 }
+
+// A resume refused for good for another reason than a kick or an expiry
+// (here: the session was logged out on the server meanwhile) ends the
+// session: LOGOUT, one OnConnectFailed with the code, no reconnect.
+func TestResumeOfEndedSession(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	net := srv.Proxy()
+	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"))
+	phone.login(srv, "alice")
+	phone.waitFor("syncFinish")
+	net.SetMode(imkittest.Refuse)
+	net.Reset()
+	phone.waitFor("connectFailed")
+	ss, err := srv.Store.ActiveSessions(context.Background(), imkittest.SDKAppID, []string{"alice"})
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("active sessions: %v, %v", ss, err)
+	}
+	if err := srv.Sessions.Logout(context.Background(), ss[0]); err != nil {
+		t.Fatal(err)
+	}
+	net.Online()
+	phone.waitMatch("connectFailed", func(e event) bool { return e.code == imkit.ErrSDKNotLoggedIn })
+	eventually(t, "LOGOUT", func() bool { return phone.LoginStatus() == imkit.LoginStatusLogout })
+	wantLoggedOut(t, phone)
+	n := 0
+	for _, e := range phone.history() {
+		if e.kind == "connectFailed" && e.code == imkit.ErrSDKNotLoggedIn {
+			n++
+		}
+	}
+	if n != 1 || phone.count("kicked")+phone.count("expired") != 0 {
+		t.Fatalf("events %v: want one connectFailed(6014), no kick or expiry", phone.history())
+	}
+}

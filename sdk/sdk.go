@@ -425,7 +425,7 @@ const (
 )
 
 // endSession ends a session that the server ended; the app is told unless
-// it had moved on already.
+// it had moved on already. A refusal with code OK was reported before.
 func (s *SDK) endSession(sess *session, how ended, kick KickInfo, code imkit.Code, msg string) {
 	s.mu.Lock()
 	current := s.sess == sess
@@ -450,7 +450,7 @@ func (s *SDK) endSession(sess *session, how ended, kick KickInfo, code imkit.Cod
 			s.ev.post(l.OnUserSigExpired)
 		}
 	case endedRefused:
-		if l.OnConnectFailed != nil {
+		if l.OnConnectFailed != nil && code != imkit.OK {
 			s.ev.post(func() { l.OnConnectFailed(code, msg) })
 		}
 	}

@@ -226,7 +226,11 @@ func (ss *session) reconnect() *conn {
 			} else if imkit.ErrorCode(err) == imkit.ErrSvrInvalidUserSig {
 				kick = KickInfo{Reason: imkit.KickAdmin}
 			}
-			ss.sdk.endSession(ss, how, kick, imkit.ErrorCode(err), imkit.ErrorMessage(err))
+			code := imkit.ErrorCode(err)
+			if how == endedRefused {
+				code = imkit.OK // connect reported OnConnectFailed already
+			}
+			ss.sdk.endSession(ss, how, kick, code, imkit.ErrorMessage(err))
 			return nil
 		}
 		ss.sdk.log.Info("reconnect failed", "user", ss.userID, "try", try, "code", imkit.ErrorCode(err), "err", imkit.ErrorMessage(err))
