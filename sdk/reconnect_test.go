@@ -181,8 +181,10 @@ func TestHeartbeatFindsDeadLink(t *testing.T) {
 	// ...and the SDK notices after 2.5 heartbeats without a frame.
 	eventually(t, "the SDK notices", func() bool { return slices.Contains(phone.since(mark), "connecting") })
 	sdkTook := time.Since(start)
-	// Bounded: far below the 10 s a test waits, whatever the machine's load.
-	if bound := 30 * beat; serverTook > bound || sdkTook > bound {
+	// Bounded by the configured heartbeat: a few hundred milliseconds, far
+	// below the default settings' 75 to 90 s (the bound leaves room for a
+	// loaded machine).
+	if bound := 60 * beat; serverTook > bound || sdkTook > bound {
 		t.Errorf("dead link found after %v (server) and %v (SDK), want well within %v", serverTook, sdkTook, bound)
 	}
 	if got := srv.ActiveInstances("alice"); !slices.Equal(got, []string{"phone"}) {
