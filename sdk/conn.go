@@ -51,10 +51,16 @@ func dial(ctx context.Context, d *websocket.Dialer, url string, onPush func(stri
 	dd := *d
 	dd.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
 		mu.Lock()
 		nc = c
 		mu.Unlock()
-		return c, err
+		if ctx.Err() != nil { // ended just before nc was set
+			c.Close()
+		}
+		return c, nil
 	}
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
