@@ -2,9 +2,7 @@ package sdk
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,14 +19,25 @@ import (
 // <DataDir>/<SDKAppID>/<userID>/cache.db (or in memory without a DataDir).
 // It lets the conversation list be read before a login succeeds, and it
 // remembers up to which mailbox seq the instance has synced.
+//
+// Messages enter the cache only from the mailbox (pushes, syncs and this
+// instance's own sends), so that a message is new exactly once; a
+// conversation row carries a copy of its last message.
 type cache struct {
 	user string
 	db   *sql.DB
+	conn *sql.Conn // the one connection: an in-memory database lives with it
+
+	insertMsg, upsertConv, getConv, listConvs, setRead, getMeta, setMeta, nextSeqs *sql.Stmt
 }
 
+// cacheVersion is the schema version (PRAGMA user_version); a cache of
+// another version is rebuilt from the server.
+const cacheVersion = 1
+
 const cacheSchema = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (
+CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+CREATE TABLE messages (
 	seq INTEGER PRIMARY KEY,
 	msg_id TEXT NOT NULL,
 	client_msg_id TEXT NOT NULL,
@@ -40,26 +49,23 @@ CREATE TABLE IF NOT EXISTS messages (
 	random INTEGER NOT NULL,
 	elems TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS messages_peer ON messages (peer, conv_seq);
-CREATE TABLE IF NOT EXISTS conversations (
+CREATE INDEX messages_peer ON messages (peer, conv_seq);
+CREATE TABLE conversations (
 	peer TEXT PRIMARY KEY,
-	last_seq INTEGER NOT NULL,
 	conv_seq INTEGER NOT NULL,
 	read_seq INTEGER NOT NULL,
 	unread INTEGER NOT NULL,
-	time INTEGER NOT NULL
+	time INTEGER NOT NULL,
+	last TEXT NOT NULL -- the last message, JSON
 );
-CREATE INDEX IF NOT EXISTS conversations_time ON conversations (time DESC, peer);
+CREATE INDEX conversations_time ON conversations (time DESC, peer);
+PRAGMA user_version = 1;
 `
 
 // openCache opens the user's cache under dir ("" for memory).
-func openCache(dir string, appID uint64, user string) (*cache, error) {
-	var dsn string
-	if dir == "" {
-		var b [8]byte
-		rand.Read(b[:])
-		dsn = "file:imkit-" + hex.EncodeToString(b[:]) + "?mode=memory&cache=shared"
-	} else {
+func openCache(ctx context.Context, dir string, appID uint64, user string) (*cache, error) {
+	dsn := "file::memory:"
+	if dir != "" {
 		d := filepath.Join(dir, strconv.FormatUint(appID, 10), user)
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
@@ -70,19 +76,70 @@ func openCache(dir string, appID uint64, user string) (*cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One connection: the cache is small, and an in-memory database lives
-	// as long as its connection.
 	db.SetMaxOpenConns(1)
-	db.SetConnMaxIdleTime(0)
-	db.SetConnMaxLifetime(0)
-	if _, err := db.Exec(cacheSchema); err != nil {
+	c := &cache{user: user, db: db}
+	if err := c.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &cache{user: user, db: db}, nil
+	return c, nil
 }
 
-func (c *cache) close() { c.db.Close() }
+func (c *cache) init(ctx context.Context) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	c.conn = conn
+	var v int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v != cacheVersion {
+		// A new cache, or one an older SDK wrote: start afresh (the server
+		// has everything).
+		for _, t := range []string{"meta", "messages", "conversations"} {
+			if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+				return err
+			}
+		}
+		if _, err := conn.ExecContext(ctx, cacheSchema); err != nil {
+			return err
+		}
+	}
+	for _, p := range []struct {
+		st *(*sql.Stmt)
+		q  string
+	}{
+		{&c.insertMsg, `INSERT INTO messages (seq, msg_id, client_msg_id, from_user, to_user, peer, conv_seq, time, random, elems)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`},
+		// A message updates its conversation: the last message when it is
+		// the newest, and the unread count when it is from the peer and not
+		// read yet.
+		{&c.upsertConv, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, time, last) VALUES (?1, ?2, 0, ?3, ?4, ?5)
+			ON CONFLICT (peer) DO UPDATE SET
+				unread = unread + CASE WHEN ?2 > read_seq THEN ?3 ELSE 0 END,
+				last = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE last END,
+				time = CASE WHEN ?2 >= conv_seq THEN ?4 ELSE time END,
+				conv_seq = max(conv_seq, ?2)`},
+		{&c.getConv, `SELECT peer, conv_seq, read_seq, unread, time, last FROM conversations WHERE peer = ?`},
+		{&c.listConvs, `SELECT peer, conv_seq, read_seq, unread, time, last FROM conversations ORDER BY time DESC, peer LIMIT ? OFFSET ?`},
+		{&c.setRead, `UPDATE conversations SET read_seq = max(read_seq, ?), unread = ? WHERE peer = ?`},
+		{&c.getMeta, `SELECT v FROM meta WHERE k = ?`},
+		{&c.nextSeqs, `SELECT seq FROM messages WHERE seq > ? ORDER BY seq LIMIT 1000`},
+		{&c.setMeta, `INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = max(v, ?2)`},
+	} {
+		if *p.st, err = conn.PrepareContext(ctx, p.q); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *cache) close() {
+	c.conn.Close()
+	c.db.Close()
+}
 
 func cacheErr(err error) error {
 	return imkit.Errorf(imkit.ErrDatabaseFailed, "local cache: %v", err)
@@ -90,49 +147,47 @@ func cacheErr(err error) error {
 
 // syncedSeq returns the mailbox seq up to which every message is cached.
 func (c *cache) syncedSeq(ctx context.Context) (uint64, error) {
-	var v string
-	err := c.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'synced_seq'`).Scan(&v)
+	var v int64
+	err := c.getMeta.QueryRowContext(ctx, "synced_seq").Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, cacheErr(err)
 	}
-	return strconv.ParseUint(v, 10, 64)
+	return uint64(v), nil
 }
 
+// setSyncedSeq raises the synced seq to seq.
 func (c *cache) setSyncedSeq(ctx context.Context, seq uint64) error {
-	_, err := c.db.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('synced_seq', ?)
-		ON CONFLICT (k) DO UPDATE SET v = excluded.v WHERE CAST(meta.v AS INTEGER) < CAST(excluded.v AS INTEGER)`,
-		strconv.FormatUint(seq, 10))
-	if err != nil {
+	if _, err := c.setMeta.ExecContext(ctx, "synced_seq", int64(seq)); err != nil {
 		return cacheErr(err)
 	}
 	return nil
 }
 
-// advance raises the synced seq to seq when every message up to it is
-// cached.
+// advance raises the synced seq over the messages cached right after it,
+// and returns it.
 func (c *cache) advance(ctx context.Context) (uint64, error) {
 	synced, err := c.syncedSeq(ctx)
 	if err != nil {
 		return 0, err
 	}
-	next := synced
-	rows, err := c.db.QueryContext(ctx, `SELECT seq FROM messages WHERE seq > ? ORDER BY seq LIMIT 1000`, synced)
+	rows, err := c.nextSeqs.QueryContext(ctx, int64(synced))
 	if err != nil {
 		return 0, cacheErr(err)
 	}
+	next := synced
 	for rows.Next() {
-		var s uint64
+		var s int64
 		if err := rows.Scan(&s); err != nil {
 			rows.Close()
 			return 0, cacheErr(err)
 		}
-		if s != next+1 {
+		if uint64(s) != next+1 {
 			break
 		}
-		next = s
+		next = uint64(s)
 	}
 	rows.Close()
 	if next != synced {
@@ -151,14 +206,17 @@ func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew 
 	if err != nil {
 		return nil, false, cacheErr(err)
 	}
-	tx, err := c.db.BeginTx(ctx, nil)
+	last, err := json.Marshal(m)
+	if err != nil {
+		return nil, false, cacheErr(err)
+	}
+	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, cacheErr(err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (seq, msg_id, client_msg_id, from_user, to_user, peer, conv_seq, time, random, elems)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
-		m.Seq, m.MsgID, m.ClientMsgID, m.From, m.To, peer, m.ConvSeq, m.Time.UnixMilli(), m.Random, string(elems))
+	res, err := tx.StmtContext(ctx, c.insertMsg).ExecContext(ctx, int64(m.Seq), m.MsgID, m.ClientMsgID, m.From, m.To, peer,
+		int64(m.ConvSeq), m.Time.UnixMilli(), int64(m.Random), string(elems))
 	if err != nil {
 		return nil, false, cacheErr(err)
 	}
@@ -169,15 +227,7 @@ func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew 
 	if m.From == peer {
 		unread = 1
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (peer, last_seq, conv_seq, read_seq, unread, time)
-		VALUES (?, ?, ?, 0, ?, ?)
-		ON CONFLICT (peer) DO UPDATE SET
-			unread = unread + CASE WHEN excluded.conv_seq > read_seq THEN excluded.unread ELSE 0 END,
-			last_seq = CASE WHEN excluded.conv_seq >= conv_seq THEN excluded.last_seq ELSE last_seq END,
-			time = CASE WHEN excluded.conv_seq >= conv_seq THEN excluded.time ELSE time END,
-			conv_seq = max(conv_seq, excluded.conv_seq)`,
-		peer, m.Seq, m.ConvSeq, unread, m.Time.UnixMilli())
-	if err != nil {
+	if _, err := tx.StmtContext(ctx, c.upsertConv).ExecContext(ctx, peer, int64(m.ConvSeq), unread, m.Time.UnixMilli(), string(last)); err != nil {
 		return nil, false, cacheErr(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -187,29 +237,27 @@ func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew 
 	return conv, true, err
 }
 
-// replaceConversations puts the server's conversation list in the cache.
-func (c *cache) replaceConversations(ctx context.Context, convs []*Conversation) error {
-	tx, err := c.db.BeginTx(ctx, nil)
+// putConversations records the server's view of conversations: read
+// state, unread count and last message. Messages themselves enter only
+// through add.
+func (c *cache) putConversations(ctx context.Context, convs []*Conversation) error {
+	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return cacheErr(err)
 	}
 	defer tx.Rollback()
 	for _, cv := range convs {
-		var lastSeq uint64
-		if m := cv.LastMessage; m != nil {
-			elems, _ := json.Marshal(m.Elems)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (seq, msg_id, client_msg_id, from_user, to_user, peer, conv_seq, time, random, elems)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
-				m.Seq, m.MsgID, m.ClientMsgID, m.From, m.To, cv.Peer, m.ConvSeq, m.Time.UnixMilli(), m.Random, string(elems)); err != nil {
-				return cacheErr(err)
-			}
-			lastSeq = m.Seq
+		last, err := json.Marshal(cv.LastMessage)
+		if err != nil {
+			return cacheErr(err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, last_seq, conv_seq, read_seq, unread, time)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (peer) DO UPDATE SET last_seq = excluded.last_seq, conv_seq = excluded.conv_seq,
-				read_seq = excluded.read_seq, unread = excluded.unread, time = excluded.time`,
-			cv.Peer, lastSeq, cv.ConvSeq, cv.ReadSeq, cv.Unread, cv.Time.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, time, last)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+			ON CONFLICT (peer) DO UPDATE SET read_seq = ?3, unread = ?4,
+				last = CASE WHEN ?2 >= conv_seq THEN ?6 ELSE last END,
+				time = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE time END,
+				conv_seq = max(conv_seq, ?2)`,
+			cv.Peer, int64(cv.ConvSeq), int64(cv.ReadSeq), cv.Unread, cv.Time.UnixMilli(), string(last)); err != nil {
 			return cacheErr(err)
 		}
 	}
@@ -219,21 +267,16 @@ func (c *cache) replaceConversations(ctx context.Context, convs []*Conversation)
 	return nil
 }
 
-// setRead records that the conversation with peer is read up to readSeq.
-func (c *cache) setRead(ctx context.Context, peer string, readSeq uint64, unread int) (*Conversation, error) {
-	if _, err := c.db.ExecContext(ctx, `UPDATE conversations SET read_seq = max(read_seq, ?), unread = ? WHERE peer = ?`,
-		readSeq, unread, peer); err != nil {
+// markRead records that the conversation with peer is read up to readSeq.
+func (c *cache) markRead(ctx context.Context, peer string, readSeq uint64, unread int) (*Conversation, error) {
+	if _, err := c.setRead.ExecContext(ctx, int64(readSeq), unread, peer); err != nil {
 		return nil, cacheErr(err)
 	}
 	return c.conversation(ctx, peer)
 }
 
-const convColumns = `c.peer, c.conv_seq, c.read_seq, c.unread, c.time,
-	m.seq, m.msg_id, m.client_msg_id, m.from_user, m.to_user, m.conv_seq, m.time, m.random, m.elems`
-
 func (c *cache) conversation(ctx context.Context, peer string) (*Conversation, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+convColumns+`
-		FROM conversations c LEFT JOIN messages m ON m.seq = c.last_seq WHERE c.peer = ?`, peer)
+	rows, err := c.getConv.QueryContext(ctx, peer)
 	if err != nil {
 		return nil, cacheErr(err)
 	}
@@ -246,9 +289,7 @@ func (c *cache) conversation(ctx context.Context, peer string) (*Conversation, e
 
 // conversations returns count conversations from offset, newest first.
 func (c *cache) conversations(ctx context.Context, offset, count int) ([]*Conversation, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+convColumns+`
-		FROM conversations c LEFT JOIN messages m ON m.seq = c.last_seq
-		ORDER BY c.time DESC, c.peer LIMIT ? OFFSET ?`, count, offset)
+	rows, err := c.listConvs.QueryContext(ctx, count, offset)
 	if err != nil {
 		return nil, cacheErr(err)
 	}
@@ -260,25 +301,16 @@ func scanConversations(rows *sql.Rows) ([]*Conversation, error) {
 	var out []*Conversation
 	for rows.Next() {
 		var (
-			cv                              Conversation
-			ctime                           int64
-			seq, convSeq, mtime, random     sql.NullInt64
-			msgID, clientID, from, to, body sql.NullString
+			cv    Conversation
+			ctime int64
+			last  string
 		)
-		if err := rows.Scan(&cv.Peer, &cv.ConvSeq, &cv.ReadSeq, &cv.Unread, &ctime,
-			&seq, &msgID, &clientID, &from, &to, &convSeq, &mtime, &random, &body); err != nil {
+		if err := rows.Scan(&cv.Peer, &cv.ConvSeq, &cv.ReadSeq, &cv.Unread, &ctime, &last); err != nil {
 			return nil, cacheErr(err)
 		}
 		cv.Time = timeMilli(ctime)
-		if seq.Valid {
-			m := &Message{
-				MsgID: msgID.String, ClientMsgID: clientID.String, From: from.String, To: to.String,
-				Seq: uint64(seq.Int64), ConvSeq: uint64(convSeq.Int64), Time: timeMilli(mtime.Int64), Random: uint32(random.Int64),
-			}
-			if err := json.Unmarshal([]byte(body.String), &m.Elems); err != nil {
-				return nil, cacheErr(fmt.Errorf("message %d: %w", m.Seq, err))
-			}
-			cv.LastMessage = m
+		if err := json.Unmarshal([]byte(last), &cv.LastMessage); err != nil {
+			return nil, cacheErr(fmt.Errorf("conversation %s: %w", cv.Peer, err))
 		}
 		out = append(out, &cv)
 	}

@@ -107,6 +107,10 @@ func (s *SDK) SendMessage(ctx context.Context, msg *Message, receiver string) (*
 	if msg == nil || len(msg.Elems) == 0 {
 		return nil, imkit.Errorf(imkit.ErrInvalidParameters, "empty message")
 	}
+	// While it is being sent, a sync that brings the message back is not
+	// news to this instance.
+	sess.sending(msg.ClientMsgID, 1)
+	defer sess.sending(msg.ClientMsgID, -1)
 	req := protocol.SendRequest{To: receiver, ClientMsgID: msg.ClientMsgID, Random: msg.Random, Elems: msg.Elems}
 	var reply protocol.SendReply
 	if err := sess.call(ctx, protocol.OpSend, &req, &reply); err != nil {
@@ -115,16 +119,7 @@ func (s *SDK) SendMessage(ctx context.Context, msg *Message, receiver string) (*
 	sent := *msg
 	sent.MsgID, sent.From, sent.To = reply.MsgID, sess.userID, receiver
 	sent.Seq, sent.ConvSeq, sent.Time = reply.Seq, reply.ConvSeq, timeMilli(reply.Time)
-	if c := s.cacheOf(sess.userID); c != nil {
-		if conv, isNew, err := c.add(ctx, &sent); err != nil {
-			s.log.Warn("cache sent message", "err", err)
-		} else if isNew {
-			c.advance(ctx)
-			if f := s.cfg.Listener.OnConversationChanged; f != nil {
-				s.ev.post(func() { f([]*Conversation{conv}) })
-			}
-		}
-	}
+	sess.apply(ctx, &sent)
 	return &sent, nil
 }
 
@@ -211,10 +206,11 @@ func (s *SDK) switchCacheLocked(userID string) {
 		s.cache.close()
 		s.cache = nil
 	}
-	c, err := openCache(s.cfg.DataDir, s.appID, userID)
+	ctx := context.Background()
+	c, err := openCache(ctx, s.cfg.DataDir, s.appID, userID)
 	if err != nil {
 		s.log.Error("open local cache; using memory", "err", err)
-		if c, err = openCache("", s.appID, userID); err != nil {
+		if c, err = openCache(ctx, "", s.appID, userID); err != nil {
 			s.log.Error("open memory cache", "err", err)
 			return
 		}
@@ -232,37 +228,65 @@ func (s *SDK) cacheOf(userID string) *cache {
 	return s.cache
 }
 
-// onMessage caches a pushed message and tells the app; a gap in the mailbox
-// sequence starts a sync.
+// sending counts the sends of clientMsgID in flight on this instance.
+func (ss *session) sending(clientMsgID string, n int) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.outbox == nil {
+		ss.outbox = make(map[string]int)
+	}
+	if ss.outbox[clientMsgID] += n; ss.outbox[clientMsgID] <= 0 {
+		delete(ss.outbox, clientMsgID)
+	}
+}
+
+func (ss *session) isSending(clientMsgID string) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.outbox[clientMsgID] > 0
+}
+
+// apply caches a message of the mailbox and, when it is new, tells the app:
+// OnRecvNewMessage (unless this instance is sending it) and
+// OnConversationChanged. It returns the synced seq after it (0 on error).
+func (ss *session) apply(ctx context.Context, m *Message) uint64 {
+	s := ss.sdk
+	c := s.cacheOf(ss.userID)
+	if c == nil {
+		return 0
+	}
+	conv, isNew, err := c.add(ctx, m)
+	if err != nil {
+		s.log.Warn("cache message", "err", err)
+		return 0
+	}
+	if isNew {
+		l := s.cfg.Listener
+		if f := l.OnRecvNewMessage; f != nil && !(m.From == ss.userID && ss.isSending(m.ClientMsgID)) {
+			s.ev.post(func() { f(m) })
+		}
+		if f := l.OnConversationChanged; f != nil && conv != nil {
+			s.ev.post(func() { f([]*Conversation{conv}) })
+		}
+	}
+	synced, err := c.advance(ctx)
+	if err != nil {
+		s.log.Warn("cache", "err", err)
+		return 0
+	}
+	return synced
+}
+
+// onMessage handles a pushed message; a gap in the mailbox sequence before
+// it is filled from the server.
 func (ss *session) onMessage(data json.RawMessage) {
 	var w protocol.Message
 	if protocol.DecodeData(data, &w) != nil {
 		return
 	}
 	m := fromWire(&w)
-	s := ss.sdk
-	c := s.cacheOf(ss.userID)
-	if c == nil {
-		return
-	}
-	ctx := ss.ctx
-	conv, isNew, err := c.add(ctx, m)
-	if err != nil {
-		s.log.Warn("cache message", "err", err)
-		return
-	}
-	if isNew {
-		l := s.cfg.Listener
-		if f := l.OnRecvNewMessage; f != nil {
-			s.ev.post(func() { f(m) })
-		}
-		if f := l.OnConversationChanged; f != nil {
-			s.ev.post(func() { f([]*Conversation{conv}) })
-		}
-	}
-	if synced, err := c.advance(ctx); err == nil && synced < m.Seq {
-		// A message in between is missing: fetch it.
-		go ss.sync(m.Seq)
+	if synced := ss.apply(ss.ctx, m); synced != 0 && synced < m.Seq {
+		go ss.fill(m.Seq)
 	}
 }
 
@@ -279,7 +303,7 @@ func (ss *session) applyRead(ctx context.Context, r *protocol.ConvRead) {
 	if c == nil {
 		return
 	}
-	conv, err := c.setRead(ctx, r.Peer, r.ReadSeq, r.Unread)
+	conv, err := c.markRead(ctx, r.Peer, r.ReadSeq, r.Unread)
 	if err != nil || conv == nil {
 		return
 	}
@@ -288,10 +312,15 @@ func (ss *session) applyRead(ctx context.Context, r *protocol.ConvRead) {
 	}
 }
 
-// sync catches up with the server: the mailbox after the cached seq, then
-// the conversation list. It reports OnSyncServerStart and then always one
-// of OnSyncServerFinish or OnSyncServerFailed.
-func (ss *session) sync(maxSeq uint64) {
+// syncTimeout bounds each request of a sync.
+const syncTimeout = 30 * time.Second
+
+// sync catches up with the server after a login or a resume on conn: the
+// mailbox after the cached seq (when the server has newer than maxSeq
+// says), then the conversation list with its read states. It reports
+// OnSyncServerStart and then always one of OnSyncServerFinish or
+// OnSyncServerFailed.
+func (ss *session) sync(conn *conn, maxSeq uint64) {
 	ss.syncMu.Lock()
 	defer ss.syncMu.Unlock()
 	s := ss.sdk
@@ -299,18 +328,13 @@ func (ss *session) sync(maxSeq uint64) {
 	if c == nil || ss.ctx.Err() != nil {
 		return
 	}
-	if synced, err := c.syncedSeq(ss.ctx); err == nil && maxSeq != 0 && synced >= maxSeq {
-		return // a sync that ran meanwhile got it all
-	}
-	ss.mu.Lock()
-	conn := ss.conn
-	ss.mu.Unlock()
-	if conn == nil {
-		return
-	}
 	l := s.cfg.Listener
 	s.emit(l.OnSyncServerStart)
-	if err := ss.syncOn(conn, c); err != nil {
+	err := ss.syncMailbox(conn, c, maxSeq)
+	if err == nil {
+		err = ss.syncConversations(conn, c)
+	}
+	if err != nil {
 		s.log.Info("sync failed", "user", ss.userID, "err", imkit.ErrorMessage(err))
 		s.emit(l.OnSyncServerFailed)
 		return
@@ -318,15 +342,31 @@ func (ss *session) sync(maxSeq uint64) {
 	s.emit(l.OnSyncServerFinish)
 }
 
-// syncTimeout bounds each request of a sync.
-const syncTimeout = 30 * time.Second
+// fill fetches the mailbox up to seq, after a push showed a gap.
+func (ss *session) fill(seq uint64) {
+	ss.syncMu.Lock()
+	defer ss.syncMu.Unlock()
+	c := ss.sdk.cacheOf(ss.userID)
+	ss.mu.Lock()
+	conn := ss.conn
+	ss.mu.Unlock()
+	if c == nil || conn == nil || ss.ctx.Err() != nil {
+		return
+	}
+	if err := ss.syncMailbox(conn, c, seq); err != nil {
+		ss.sdk.log.Info("fill gap", "user", ss.userID, "err", imkit.ErrorMessage(err))
+	}
+}
 
-func (ss *session) syncOn(conn *conn, c *cache) error {
-	s := ss.sdk
-	l := s.cfg.Listener
+// syncMailbox fetches the messages after the synced seq until the server
+// has no more; nothing when the cache already holds maxSeq (0: unknown).
+func (ss *session) syncMailbox(conn *conn, c *cache, maxSeq uint64) error {
 	after, err := c.syncedSeq(ss.ctx)
 	if err != nil {
 		return err
+	}
+	if maxSeq != 0 && after >= maxSeq {
+		return nil
 	}
 	for {
 		ctx, cancel := context.WithTimeout(ss.ctx, syncTimeout)
@@ -338,24 +378,21 @@ func (ss *session) syncOn(conn *conn, c *cache) error {
 		}
 		for i := range r.Msgs {
 			m := fromWire(&r.Msgs[i])
-			_, isNew, err := c.add(ss.ctx, m)
-			if err != nil {
-				return err
-			}
-			if isNew && l.OnRecvNewMessage != nil {
-				f := l.OnRecvNewMessage
-				s.ev.post(func() { f(m) })
-			}
+			ss.apply(ss.ctx, m)
 			after = m.Seq
 		}
 		if err := c.setSyncedSeq(ss.ctx, after); err != nil {
 			return err
 		}
 		if !r.More || len(r.Msgs) == 0 {
-			break
+			return nil
 		}
 	}
-	// The conversation list, with the server's unread counts.
+}
+
+// syncConversations takes the server's conversation list: unread counts
+// and read states changed on other instances meanwhile.
+func (ss *session) syncConversations(conn *conn, c *cache) error {
 	var convs []*Conversation
 	cursor := ""
 	for page := 0; page < 1000; page++ {
@@ -379,12 +416,12 @@ func (ss *session) syncOn(conn *conn, c *cache) error {
 		}
 		cursor = r.Next
 	}
-	if err := c.replaceConversations(ss.ctx, convs); err != nil {
+	if err := c.putConversations(ss.ctx, convs); err != nil {
 		return err
 	}
-	if len(convs) > 0 && l.OnConversationChanged != nil {
+	if l := ss.sdk.cfg.Listener; len(convs) > 0 && l.OnConversationChanged != nil {
 		f := l.OnConversationChanged
-		s.ev.post(func() { f(convs) })
+		ss.sdk.ev.post(func() { f(convs) })
 	}
 	return nil
 }

@@ -29,8 +29,9 @@ type session struct {
 	changed chan struct{} // closed (and replaced) whenever conn changes
 	beat    time.Duration // ping interval
 
-	renewing atomic.Bool // a renewal runs
-	syncMu   sync.Mutex  // one sync at a time
+	renewing atomic.Bool    // a renewal runs
+	syncMu   sync.Mutex     // one sync at a time
+	outbox   map[string]int // client message IDs being sent (guarded by mu)
 	wg       sync.WaitGroup
 }
 
@@ -135,7 +136,7 @@ func (ss *session) attach(c *conn, reply *protocol.LoginReply) {
 	ss.wg.Add(1)
 	go func() {
 		defer ss.wg.Done()
-		ss.sync(reply.MaxSeq)
+		ss.sync(c, reply.MaxSeq)
 	}()
 }
 
