@@ -18,11 +18,15 @@ func DecodeFrame(b []byte) (Frame, error) {
 	if len(b) > MaxFrameSize {
 		return f, imkit.Errorf(imkit.ErrInvalidJSON, "frame is %d bytes, more than %d", len(b), MaxFrameSize)
 	}
-	if !utf8.Valid(b) {
-		return f, imkit.Errorf(imkit.ErrInvalidJSON, "frame is not valid UTF-8")
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "frame is not a JSON object of the frame format: %v", err)
+	if sf, ok := decodeSimple(b); ok {
+		f = sf
+	} else {
+		if !utf8.Valid(b) {
+			return f, imkit.Errorf(imkit.ErrInvalidJSON, "frame is not valid UTF-8")
+		}
+		if err := json.Unmarshal(b, &f); err != nil {
+			return Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "frame is not a JSON object of the frame format: %v", err)
+		}
 	}
 	switch {
 	case len(f.Op) > MaxOpLen:
@@ -137,4 +141,100 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// decodeSimple parses, without encoding/json, the frames that carry nothing
+// but an id and an op: {"id":7,"op":"ping"}, in either order, with JSON
+// white space, the op of ASCII letters, digits, '.' and '_'. Those are the
+// heartbeats, the frames an idle connection reads: decoding them with
+// encoding/json grows every idle connection's stack. It reports false for
+// any other input, which then takes the general path (a fuzz test checks the
+// two agree).
+func decodeSimple(b []byte) (Frame, bool) {
+	var f Frame
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return f, false
+	}
+	seen := 0
+	for {
+		i = skipSpace(b, i+1)
+		key, j, ok := simpleString(b, i)
+		if !ok {
+			return f, false
+		}
+		i = skipSpace(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return f, false
+		}
+		i = skipSpace(b, i+1)
+		switch key {
+		case "id":
+			if seen&1 != 0 {
+				return f, false
+			}
+			seen |= 1
+			n, j := 0, i
+			var id uint64
+			for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+				id = id*10 + uint64(b[j]-'0')
+				n++
+			}
+			if n == 0 || n > 16 || n > 1 && b[i] == '0' {
+				return f, false
+			}
+			f.ID, i = id, j
+		case "op":
+			if seen&2 != 0 {
+				return f, false
+			}
+			seen |= 2
+			op, j, ok := simpleString(b, i)
+			if !ok {
+				return f, false
+			}
+			f.Op, i = op, j
+		default:
+			return f, false
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return f, false
+		}
+		if b[i] == '}' {
+			if skipSpace(b, i+1) != len(b) {
+				return f, false
+			}
+			return f, true
+		}
+		if b[i] != ',' {
+			return f, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// simpleString reads a JSON string at b[i] made only of ASCII letters,
+// digits, '.' and '_', and returns it and the index after it.
+func simpleString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", i, false
+	}
+	j := i + 1
+	for ; j < len(b) && b[j] != '"'; j++ {
+		c := b[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
+			return "", i, false
+		}
+	}
+	if j >= len(b) {
+		return "", i, false
+	}
+	return string(b[i+1 : j]), j + 1, true
 }

@@ -148,10 +148,21 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"id":1,"op":"ping"}`,
 		`{"id":1e3,"op":"ping"}`,
 		`{}`, `[]`, `null`, `{"id":`,
+		` { "op" : "ping" , "id" : 12 } `, `{"id":01,"op":"ping"}`, `{"ID":1,"op":"ping"}`, `{"id":1,"op":"ping","id":2}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The fast path for heartbeats agrees with encoding/json.
+		if sf, ok := protocol.DecodeSimple(b); ok {
+			var jf protocol.Frame
+			if err := json.Unmarshal(b, &jf); err != nil {
+				t.Fatalf("fast path accepted %q, encoding/json refuses it: %v", b, err)
+			}
+			if diff := cmp.Diff(jf, sf); diff != "" {
+				t.Fatalf("fast path and encoding/json disagree on %q (-json +fast):\n%s", b, diff)
+			}
+		}
 		fr, err := protocol.DecodeFrame(b)
 		if err != nil {
 			var e *imkit.Error

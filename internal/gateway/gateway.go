@@ -146,44 +146,82 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.wg.Add(1)
 	g.mu.Unlock()
-	defer g.wg.Done()
 
 	ws, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		g.wg.Done()
 		return // the upgrader has answered
 	}
-	g.Serve(ws, r.RemoteAddr)
+	c, ok := g.handshake(ws, r.RemoteAddr)
+	if !ok {
+		return
+	}
+	// The logged-in connection is served on a goroutine of its own; this
+	// one ends, and with it net/http's buffers for the connection, its
+	// request, and the stack the login grew (about 25 KB per connection
+	// otherwise).
+	go g.serve(c)
 }
 
 // Serve runs an upgraded WebSocket connection until it ends.
 func (g *Gateway) Serve(ws *websocket.Conn, remote string) {
-	c := newConn(g, ws, remote)
 	g.mu.Lock()
 	if g.shutdown {
 		g.mu.Unlock()
-		c.Close(protocol.CloseServerShutdown)
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseServerShutdown, ""), time.Now().Add(g.writeTimeout))
 		ws.Close()
 		return
 	}
-	g.conns[c] = struct{}{}
+	g.wg.Add(1)
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.conns, c)
-		g.mu.Unlock()
-	}()
-	defer c.cancel()
+	if c, ok := g.handshake(ws, remote); ok {
+		g.serve(c)
+	}
+}
 
+// handshake registers a new connection and runs its login. When the login
+// fails it cleans up and returns false; else the caller must serve c.
+func (g *Gateway) handshake(ws *websocket.Conn, remote string) (*Conn, bool) {
+	c := newConn(g, ws, remote)
+	g.mu.Lock()
+	shutdown := g.shutdown
+	if !shutdown {
+		g.conns[c] = struct{}{}
+	}
+	g.mu.Unlock()
+	if shutdown {
+		c.Close(protocol.CloseServerShutdown)
+		ws.Close()
+		c.cancel()
+		g.wg.Done()
+		return nil, false
+	}
 	ws.SetReadLimit(protocol.MaxFrameSize)
 	if !g.login(c) {
 		ws.Close()
-		return
+		g.forget(c)
+		return nil, false
 	}
+	return c, true
+}
+
+// serve runs a logged-in connection's read loop until it ends.
+func (g *Gateway) serve(c *Conn) {
+	defer g.forget(c)
 	reason := g.readLoop(c)
 	sess, code := g.endConn(c)
 	if g.onDisconnect != nil && (code == 0 || protocol.Reconnect(code) && code != protocol.CloseReplaced) {
 		g.onDisconnect(sess, reason)
 	}
+}
+
+// forget unregisters an ended connection.
+func (g *Gateway) forget(c *Conn) {
+	c.cancel()
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	g.wg.Done()
 }
 
 // login runs the handshake: the first frame must be OpLogin.

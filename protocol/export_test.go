@@ -1,0 +1,4 @@
+package protocol
+
+// DecodeSimple exposes decodeSimple to the fuzz test.
+var DecodeSimple = decodeSimple
