@@ -36,8 +36,10 @@ type Conn struct {
 	ready     bool        // logged in: pushes are delivered
 	replied   bool        // the login reply is queued; kicks may follow it
 	heldKick  *store.Kick // a kick that came before the login reply
-	expiring  *time.Timer // pushes PushExpiring
-	expire    *time.Timer // ends the session
+	ticket    *time.Timer // pushes PushExpiring, then (re-armed) ends the session
+	ticketGen uint64      // which arming of ticket is current
+	warned    bool        // PushExpiring was sent for the current arming
+	expireAt  time.Time   // when the current ticket runs out
 
 	ticketMu sync.Mutex // serialises renewals and the expiry of the session
 }
@@ -229,25 +231,43 @@ func (c *Conn) setTimersLocked(now time.Time) {
 	if c.closing || !c.loggedIn {
 		return
 	}
-	expireAt := time.Unix(c.sess.TicketExpire, 0).Add(time.Second) // valid up to and including TicketExpire
-	left := max(expireAt.Sub(now), 0)
+	c.expireAt = time.Unix(c.sess.TicketExpire, 0).Add(time.Second) // valid up to and including TicketExpire
+	left := max(c.expireAt.Sub(now), 0)
 	warnIn := left - c.gw.expiryLead
 	if warnIn < 0 {
 		warnIn = left / 2
 	}
-	c.expiring = time.AfterFunc(warnIn, c.warnExpiry)
-	c.expire = time.AfterFunc(left, c.expireSession)
+	c.ticketGen++
+	gen := c.ticketGen
+	c.warned = false
+	// One timer per connection: it fires to warn, then is re-armed to end
+	// the session.
+	c.ticket = time.AfterFunc(warnIn, func() { c.ticketTimer(gen) })
 }
 
 func (c *Conn) stopTimersLocked() {
-	if c.expiring != nil {
-		c.expiring.Stop()
-		c.expiring = nil
+	if c.ticket != nil {
+		c.ticket.Stop()
+		c.ticket = nil
 	}
-	if c.expire != nil {
-		c.expire.Stop()
-		c.expire = nil
+}
+
+// ticketTimer runs when the ticket timer of arming gen fires.
+func (c *Conn) ticketTimer(gen uint64) {
+	c.mu.Lock()
+	if gen != c.ticketGen || c.ticket == nil {
+		c.mu.Unlock() // re-armed or stopped meanwhile
+		return
 	}
+	if !c.warned {
+		c.warned = true
+		c.ticket.Reset(max(time.Until(c.expireAt), 0))
+		c.mu.Unlock()
+		c.warnExpiry()
+		return
+	}
+	c.mu.Unlock()
+	c.expireSession()
 }
 
 func (c *Conn) warnExpiry() {
