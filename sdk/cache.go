@@ -33,7 +33,7 @@ type cache struct {
 
 // cacheVersion is the schema version (PRAGMA user_version); a cache of
 // another version is rebuilt from the server.
-const cacheVersion = 1
+const cacheVersion = 2
 
 const cacheSchema = `
 CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
@@ -55,11 +55,14 @@ CREATE TABLE conversations (
 	conv_seq INTEGER NOT NULL,
 	read_seq INTEGER NOT NULL,
 	unread INTEGER NOT NULL,
+	-- unread counts every message from the peer up to base_seq that is
+	-- after read_seq (the server said so), and those added since.
+	base_seq INTEGER NOT NULL,
 	time INTEGER NOT NULL,
 	last TEXT NOT NULL -- the last message, JSON
 );
 CREATE INDEX conversations_time ON conversations (time DESC, peer);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 `
 
 // openCache opens the user's cache under dir ("" for memory).
@@ -116,9 +119,9 @@ func (c *cache) init(ctx context.Context) error {
 		// A message updates its conversation: the last message when it is
 		// the newest, and the unread count when it is from the peer and not
 		// read yet.
-		{&c.upsertConv, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, time, last) VALUES (?1, ?2, 0, ?3, ?4, ?5)
+		{&c.upsertConv, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last) VALUES (?1, ?2, 0, ?3, 0, ?4, ?5)
 			ON CONFLICT (peer) DO UPDATE SET
-				unread = unread + CASE WHEN ?2 > read_seq THEN ?3 ELSE 0 END,
+				unread = unread + CASE WHEN ?2 > read_seq AND ?2 > base_seq THEN ?3 ELSE 0 END,
 				last = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE last END,
 				time = CASE WHEN ?2 >= conv_seq THEN ?4 ELSE time END,
 				conv_seq = max(conv_seq, ?2)`},
@@ -251,9 +254,14 @@ func (c *cache) putConversations(ctx context.Context, convs []*Conversation) err
 		if err != nil {
 			return cacheErr(err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, time, last)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-			ON CONFLICT (peer) DO UPDATE SET read_seq = ?3, unread = ?4,
+		// The server's unread count covers its messages up to ConvSeq;
+		// one of those reaching the mailbox later is not counted again,
+		// and newer ones the cache has already are added to it.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last)
+			VALUES (?1, ?2, ?3, ?4, ?2, ?5, ?6)
+			ON CONFLICT (peer) DO UPDATE SET read_seq = ?3,
+				unread = ?4 + (SELECT count(*) FROM messages WHERE peer = ?1 AND from_user = ?1 AND conv_seq > max(?2, ?3)),
+				base_seq = max(conv_seq, ?2),
 				last = CASE WHEN ?2 >= conv_seq THEN ?6 ELSE last END,
 				time = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE time END,
 				conv_seq = max(conv_seq, ?2)`,

@@ -1,12 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
+	"net"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
@@ -19,8 +17,9 @@ import (
 // connection has one goroutine and no buffers.
 type Conn struct {
 	gw     *Gateway
-	ws     *websocket.Conn
-	corker corker // nil when the listener cannot cork
+	nc     net.Conn  // the socket, after the WebSocket upgrade
+	rd     *wsReader // only the read loop uses it
+	corker corker    // nil when the listener cannot cork
 	remote string
 	ctx    context.Context // canceled when the connection ends
 	cancel context.CancelFunc
@@ -46,12 +45,13 @@ type Conn struct {
 
 type outFrame struct {
 	data      []byte
-	closeCode int // non-zero: write a close frame with this code, then close
+	op        byte // opText, or opPong for a pong whose payload is data
+	closeCode int  // non-zero: write a close frame with this code, then close
 }
 
-func newConn(gw *Gateway, ws *websocket.Conn, remote string) *Conn {
-	c := &Conn{gw: gw, ws: ws, remote: remote}
-	c.corker, _ = ws.UnderlyingConn().(corker)
+func newConn(gw *Gateway, nc net.Conn, remote string) *Conn {
+	c := &Conn{gw: gw, nc: nc, rd: newWSReader(nc, protocol.MaxFrameSize), remote: remote}
+	c.corker, _ = nc.(corker)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
@@ -86,7 +86,7 @@ func (c *Conn) sendLocked(frame []byte) bool {
 		c.closeLocked(protocol.CloseSlowConsumer)
 		return false
 	}
-	c.queue = append(c.queue, outFrame{data: frame})
+	c.queue = append(c.queue, outFrame{data: frame, op: opText})
 	c.queued += len(frame)
 	c.startWriterLocked()
 	return true
@@ -127,17 +127,33 @@ func (c *Conn) Close(code int) {
 }
 
 func (c *Conn) closeLocked(code int) {
+	if c.closeQueueLocked(code) {
+		c.closeCode = code
+	}
+}
+
+// closeEcho answers the client's close frame with its code: the client
+// ended the connection, not the server.
+func (c *Conn) closeEcho(code int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeQueueLocked(code)
+}
+
+// closeQueueLocked queues a close frame, unless one is queued already, and
+// reports whether it did.
+func (c *Conn) closeQueueLocked(code int) bool {
 	if c.closing {
-		return
+		return false
 	}
 	c.closing = true
-	c.closeCode = code
 	c.stopTimersLocked()
 	c.queue = append(c.queue, outFrame{closeCode: code})
 	c.startWriterLocked()
 	// A writer stuck on a dead peer is cut off by its write deadline; this
 	// bounds the wait for one that has not started writing yet.
-	time.AfterFunc(c.gw.writeTimeout, func() { c.ws.Close() })
+	time.AfterFunc(c.gw.writeTimeout, func() { c.nc.Close() })
+	return true
 }
 
 func (c *Conn) startWriterLocked() {
@@ -159,29 +175,33 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Unlock()
 
-		c.ws.SetWriteDeadline(time.Now().Add(c.gw.writeTimeout))
+		c.nc.SetWriteDeadline(time.Now().Add(c.gw.writeTimeout))
 		if c.corker != nil {
 			c.corker.cork()
 		}
 		var err error
 		closeCode := 0
+		var hdr [16]byte
 		for _, f := range q {
 			if f.closeCode != 0 {
 				closeCode = f.closeCode
 				break
 			}
-			if err = c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+			// Header and payload go to the cork buffer: one write for all.
+			if _, err = c.nc.Write(appendHeader(hdr[:0], f.op, len(f.data))); err == nil {
+				_, err = c.nc.Write(f.data)
+			}
+			if err != nil {
 				break
 			}
+		}
+		if closeCode != 0 && err == nil {
+			_, err = c.nc.Write(appendClose(hdr[:0], closeCode, protocol.CloseText(closeCode)))
 		}
 		if c.corker != nil {
 			if uerr := c.corker.uncork(); err == nil {
 				err = uerr
 			}
-		}
-		if closeCode != 0 && err == nil {
-			msg := websocket.FormatCloseMessage(closeCode, protocol.CloseText(closeCode))
-			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.gw.writeTimeout))
 		}
 		if closeCode != 0 || err != nil {
 			// Ends the read loop, which cleans up. writing stays true: no
@@ -190,35 +210,63 @@ func (c *Conn) writeLoop() {
 			c.closing = true
 			c.queue, c.queued = nil, 0
 			c.mu.Unlock()
-			c.ws.Close()
+			c.nc.Close()
 			return
 		}
 	}
 }
 
-var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// pong queues the answer to a client's WebSocket ping.
+func (c *Conn) pong(payload []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.queue = append(c.queue, outFrame{data: append([]byte(nil), payload...), op: opPong})
+	c.startWriterLocked()
+}
 
 // readFrame reads the next frame. A frame that cannot be decoded returns an
-// *imkit.Error (the connection goes on); a failed read returns another error.
+// *imkit.Error (the connection goes on); a failed read or a violation of
+// the WebSocket protocol returns another error (the connection is over).
+// WebSocket pings are answered and pongs ignored on the way.
 func (c *Conn) readFrame() (protocol.Frame, error) {
-	mt, r, err := c.ws.NextReader()
-	if err != nil {
-		return protocol.Frame{}, err
-	}
-	buf := readBufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= protocol.MaxFrameSize {
-			buf.Reset()
-			readBufs.Put(buf)
+	for {
+		op, p, err := c.rd.message()
+		if err != nil {
+			if we, ok := err.(*wsError); ok {
+				c.Close(we.code)
+			}
+			return protocol.Frame{}, err
 		}
-	}()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return protocol.Frame{}, err
+		switch op {
+		case opPing:
+			c.pong(p)
+			c.rd.done()
+		case opPong:
+			c.rd.done()
+		case opClose:
+			code, err := closePayload(p)
+			c.rd.done()
+			if err != nil {
+				c.Close(err.(*wsError).code)
+				return protocol.Frame{}, err
+			}
+			if code == 1005 {
+				code = protocol.CloseNormal
+			}
+			c.closeEcho(code) // the closing handshake
+			return protocol.Frame{}, errPeerClosed
+		case opBinary:
+			c.rd.done()
+			return protocol.Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "binary messages are not frames; send JSON text")
+		default:
+			f, err := protocol.DecodeFrame(p)
+			c.rd.done()
+			return f, err
+		}
 	}
-	if mt != websocket.TextMessage {
-		return protocol.Frame{}, imkit.Errorf(imkit.ErrInvalidJSON, "binary messages are not frames; send JSON text")
-	}
-	return protocol.DecodeFrame(buf.Bytes())
 }
 
 // setTimersLocked (re)arms the ticket timers of a logged-in connection:

@@ -152,7 +152,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.wg.Done()
 		return // the upgrader has answered
 	}
-	c, ok := g.handshake(ws, r.RemoteAddr)
+	// Only the upgrade is gorilla's: framing is done here (ws.go), on the
+	// socket, and gorilla's Conn is dropped.
+	c, ok := g.handshake(ws.UnderlyingConn(), r.RemoteAddr)
 	if !ok {
 		return
 	}
@@ -174,15 +176,15 @@ func (g *Gateway) Serve(ws *websocket.Conn, remote string) {
 	}
 	g.wg.Add(1)
 	g.mu.Unlock()
-	if c, ok := g.handshake(ws, remote); ok {
+	if c, ok := g.handshake(ws.UnderlyingConn(), remote); ok {
 		g.serve(c)
 	}
 }
 
 // handshake registers a new connection and runs its login. When the login
 // fails it cleans up and returns false; else the caller must serve c.
-func (g *Gateway) handshake(ws *websocket.Conn, remote string) (*Conn, bool) {
-	c := newConn(g, ws, remote)
+func (g *Gateway) handshake(nc net.Conn, remote string) (*Conn, bool) {
+	c := newConn(g, nc, remote)
 	g.mu.Lock()
 	shutdown := g.shutdown
 	if !shutdown {
@@ -190,15 +192,14 @@ func (g *Gateway) handshake(ws *websocket.Conn, remote string) (*Conn, bool) {
 	}
 	g.mu.Unlock()
 	if shutdown {
-		c.Close(protocol.CloseServerShutdown)
-		ws.Close()
+		nc.Write(appendClose(nil, protocol.CloseServerShutdown, protocol.CloseText(protocol.CloseServerShutdown)))
+		nc.Close()
 		c.cancel()
 		g.wg.Done()
 		return nil, false
 	}
-	ws.SetReadLimit(protocol.MaxFrameSize)
 	if !g.login(c) {
-		ws.Close()
+		nc.Close()
 		g.forget(c)
 		return nil, false
 	}
@@ -226,7 +227,7 @@ func (g *Gateway) forget(c *Conn) {
 
 // login runs the handshake: the first frame must be OpLogin.
 func (g *Gateway) login(c *Conn) bool {
-	c.ws.SetReadDeadline(time.Now().Add(protocol.LoginTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(protocol.LoginTimeout))
 	f, err := c.readFrame()
 	if err != nil {
 		if _, ok := errors.AsType[*imkit.Error](err); ok {
@@ -345,9 +346,11 @@ func (g *Gateway) refuse(c *Conn, id uint64, err error) {
 // write timeout.
 func (c *Conn) waitClosed() {
 	// The read fails once the write loop closes the connection.
-	c.ws.SetReadDeadline(time.Now().Add(c.gw.writeTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.gw.writeTimeout))
 	for {
-		if _, _, err := c.ws.NextReader(); err != nil {
+		_, _, err := c.rd.message()
+		c.rd.done()
+		if err != nil {
 			return
 		}
 	}
@@ -359,7 +362,7 @@ func (c *Conn) waitClosed() {
 func (g *Gateway) readLoop(c *Conn) string {
 	bad := 0
 	for {
-		c.ws.SetReadDeadline(time.Now().Add(g.idleTimeout))
+		c.nc.SetReadDeadline(time.Now().Add(g.idleTimeout))
 		f, err := c.readFrame()
 		if err != nil {
 			if _, ok := errors.AsType[*imkit.Error](err); ok {
@@ -457,7 +460,8 @@ func (g *Gateway) endConn(c *Conn) (store.Session, int) {
 	c.stopTimersLocked()
 	c.mu.Unlock()
 	g.hub.remove(c, sess)
-	c.ws.Close()
+	c.nc.Close()
+	c.rd.release()
 	return sess, code
 }
 
@@ -482,7 +486,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		for _, c := range conns {
-			c.ws.Close()
+			c.nc.Close()
 		}
 		return ctx.Err()
 	}
