@@ -18,7 +18,8 @@ import (
 type Conn struct {
 	gw     *Gateway
 	nc     net.Conn  // the socket, after the WebSocket upgrade
-	rd     *wsReader // only the read loop uses it
+	rd     *wsReader // only the read loop uses rd and bad
+	bad    int       // undecodable frames received
 	corker corker    // nil when the listener cannot cork
 	remote string
 	ctx    context.Context // canceled when the connection ends

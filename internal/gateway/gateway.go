@@ -206,10 +206,29 @@ func (g *Gateway) handshake(nc net.Conn, remote string) (*Conn, bool) {
 	return c, true
 }
 
-// serve runs a logged-in connection's read loop until it ends.
+// serve runs a logged-in connection's read loop until it ends. An idle
+// connection waits for its socket here, in this function's small frame:
+// the reading and the handling of a frame are in functions of their own, so
+// that the goroutine parks a few hundred bytes deep and the runtime shrinks
+// its stack to the minimum (2 KB) at the next GC.
 func (g *Gateway) serve(c *Conn) {
+	var reason string
+	for reason == "" {
+		c.nc.SetReadDeadline(time.Now().Add(g.idleTimeout))
+		if err := c.rd.wait(); err != nil {
+			reason = g.readFailed(c, err)
+			continue
+		}
+		reason = g.readOne(c)
+	}
+	g.finish(c, reason)
+}
+
+// finish cleans up after the read loop.
+//
+//go:noinline
+func (g *Gateway) finish(c *Conn, reason string) {
 	defer g.forget(c)
-	reason := g.readLoop(c)
 	sess, code := g.endConn(c)
 	if g.onDisconnect != nil && (code == 0 || protocol.Reconnect(code) && code != protocol.CloseReplaced) {
 		g.onDisconnect(sess, reason)
@@ -356,35 +375,40 @@ func (c *Conn) waitClosed() {
 	}
 }
 
-// readLoop serves a logged-in connection's requests until it ends, and
-// returns the disconnect reason: "TimeOut" for an idle link, else
-// "LinkClose".
-func (g *Gateway) readLoop(c *Conn) string {
-	bad := 0
-	for {
-		c.nc.SetReadDeadline(time.Now().Add(g.idleTimeout))
-		f, err := c.readFrame()
-		if err != nil {
-			if _, ok := errors.AsType[*imkit.Error](err); ok {
-				// Undecodable: say so; a client that keeps at it is cut off.
-				c.ReplyError(0, err)
-				if bad++; bad >= 8 {
-					c.Close(protocol.CloseProtocolError)
-				}
-				continue
-			}
-			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-				c.Close(protocol.CloseIdleTimeout)
-				return "TimeOut"
-			}
-			return "LinkClose"
-		}
-		if !f.IsRequest() {
-			c.ReplyError(0, imkit.Errorf(imkit.ErrInvalidParameters, "clients send requests only (an id and an op)"))
-			continue
-		}
-		g.dispatch(c, &f)
+// readOne reads and handles one frame of a logged-in connection. It
+// returns "" to go on, or why the connection ended: "TimeOut" for an idle
+// link, else "LinkClose".
+//
+//go:noinline
+func (g *Gateway) readOne(c *Conn) string {
+	f, err := c.readFrame()
+	if err != nil {
+		return g.readFailed(c, err)
 	}
+	if !f.IsRequest() {
+		c.ReplyError(0, imkit.Errorf(imkit.ErrInvalidParameters, "clients send requests only (an id and an op)"))
+		return ""
+	}
+	g.dispatch(c, &f)
+	return ""
+}
+
+// readFailed handles a failed read: an undecodable frame is answered (and a
+// client that keeps sending them is cut off), anything else ends the
+// connection.
+func (g *Gateway) readFailed(c *Conn, err error) string {
+	if _, ok := errors.AsType[*imkit.Error](err); ok {
+		c.ReplyError(0, err)
+		if c.bad++; c.bad >= 8 {
+			c.Close(protocol.CloseProtocolError)
+		}
+		return ""
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		c.Close(protocol.CloseIdleTimeout)
+		return "TimeOut"
+	}
+	return "LinkClose"
 }
 
 func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {

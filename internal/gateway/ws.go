@@ -86,6 +86,17 @@ var (
 	largeBufs = sync.Pool{New: func() any { b := make([]byte, 80<<10); return &b }}
 )
 
+// wait parks until the socket is readable when nothing is buffered and the
+// socket was emptied by the last read; the read loop calls it first, so that
+// an idle connection parks as few stack frames deep as possible (the
+// runtime then shrinks its stack to the minimum).
+func (r *wsReader) wait() error {
+	if r.buf != nil || !r.drained || r.ready == nil {
+		return nil
+	}
+	return r.raw.Read(r.ready)
+}
+
 // need makes sure n unconsumed bytes are buffered.
 func (r *wsReader) need(n int) error {
 	if r.buf == nil {
