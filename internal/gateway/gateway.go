@@ -285,10 +285,18 @@ func (g *Gateway) login(c *Conn) bool {
 		attached = &s
 	}
 	var sess store.Session
+	maxSeq := uint64(0)
 	if req.SessionID != "" {
 		sess, err = g.sessions.Resume(ctx, &req, attach)
+		if err == nil && g.maxSeq != nil {
+			if maxSeq, err = g.maxSeq(ctx, sess.App, sess.UserID); err != nil {
+				g.log.Error("resume: max seq", "user", sess.UserID, "err", err)
+				err = nil // the client syncs without it
+			}
+		}
 	} else {
-		sess, err = g.sessions.Login(ctx, &req, attach)
+		// A login's store transaction reads the mailbox's newest seq.
+		sess, maxSeq, err = g.sessions.Login(ctx, &req, attach)
 	}
 	if err != nil {
 		if attached != nil {
@@ -307,7 +315,7 @@ func (g *Gateway) login(c *Conn) bool {
 	c.mu.Unlock()
 	// The reply goes first: a client is told it was kicked after it is told
 	// its login succeeded, never instead.
-	g.replyLogin(c, f.ID, sess, req.SessionID != "")
+	g.replyLogin(c, f.ID, sess, req.SessionID != "", maxSeq)
 	c.mu.Lock()
 	c.replied = true
 	held := c.heldKick
@@ -320,14 +328,7 @@ func (g *Gateway) login(c *Conn) bool {
 	return true
 }
 
-func (g *Gateway) replyLogin(c *Conn, id uint64, sess store.Session, resumed bool) {
-	var maxSeq uint64
-	if g.maxSeq != nil {
-		var err error
-		if maxSeq, err = g.maxSeq(c.ctx, sess.App, sess.UserID); err != nil {
-			g.log.Error("login: max seq", "user", sess.UserID, "err", err)
-		}
-	}
+func (g *Gateway) replyLogin(c *Conn, id uint64, sess store.Session, resumed bool, maxSeq uint64) {
 	c.Reply(id, protocol.LoginReply{
 		SessionID:    sess.ID,
 		Resumed:      resumed,

@@ -191,7 +191,10 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Start listens on Config.Addr and serves in the background.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	// No TCP keep-alives: heartbeats find dead links, and the socket
+	// options would cost system calls on every accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -214,10 +214,10 @@ func (e *KickedError) Unwrap() error {
 type Attach func(store.Session)
 
 // Login verifies a login request, starts a new session under the app's login
-// policy (kicking whatever the policy says), and returns the session.
-// attach, when not nil, is called with the new session (its ID set) before
-// it is stored.
-func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach Attach) (store.Session, error) {
+// policy (kicking whatever the policy says), and returns the session and
+// the newest seq of the user's mailbox. attach, when not nil, is called
+// with the new session (its ID set) before it is stored.
+func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach Attach) (store.Session, uint64, error) {
 	now := s.now()
 	sess := store.Session{
 		App:        req.SDKAppID,
@@ -228,7 +228,7 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 	app, t, err := s.verify(ctx, req, now)
 	if err != nil {
 		s.emit(Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
-		return store.Session{}, err
+		return store.Session{}, 0, err
 	}
 	sess.ID = newSessionID()
 	sess.LoginAt = now
@@ -255,13 +255,13 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 			err = fmt.Errorf("login %s: %w", req.UserID, err)
 		}
 		s.emit(Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
-		return store.Session{}, err
+		return store.Session{}, 0, err
 	}
 	if len(res.Kicked) > 0 && s.notifier != nil {
 		s.notifier.Kicked(ctx, res.Kicked)
 	}
 	s.emit(Event{Type: EventLogin, Session: sess, Kicked: res.Kicked, At: now})
-	return sess, nil
+	return sess, res.MaxSeq, nil
 }
 
 // Resume continues req.SessionID on a new connection. It refuses a session

@@ -97,9 +97,10 @@ func (f *fixture) sign(user string, life time.Duration) string {
 }
 
 func (f *fixture) login(user string, p imkit.Platform, instance, sig string) (store.Session, error) {
-	return f.svc.Login(context.Background(), &protocol.LoginRequest{
+	s, _, err := f.svc.Login(context.Background(), &protocol.LoginRequest{
 		SDKAppID: appID, UserID: user, UserSig: sig, Platform: p, InstanceID: instance,
 	}, nil)
+	return s, err
 }
 
 func (f *fixture) mustLogin(user string, p imkit.Platform, instance string) store.Session {

@@ -238,6 +238,9 @@ type LoginResult struct {
 	Created bool
 	// Kicked are the sessions the login ended, with their Kick filled in.
 	Kicked []Session
+	// MaxSeq is the newest seq of the user's mailbox (0 when empty), as
+	// MaxSeq would return it: the login reply carries it.
+	MaxSeq uint64
 }
 
 // DayStats are one day's statistics of an app.

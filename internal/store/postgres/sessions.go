@@ -103,6 +103,13 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 			ON CONFLICT (app, day, shard) DO UPDATE SET logins = d.logins + 1,
 				active_users = d.active_users + excluded.active_users, new_users = d.new_users + excluded.new_users`,
 			int64(s.App), p.Day, s.UserID, p.Month, t.shard, newUser)
+		t.queue(maxSeqSQL, int64(s.App), s.UserID).
+			QueryRow(func(row pgx.Row) error {
+				var n int64
+				err := row.Scan(&n)
+				res.MaxSeq = uint64(n)
+				return err
+			})
 		res.User, res.Created = u, created
 		return nil
 	})

@@ -85,7 +85,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 		if _, err := t.exec(t.s.dayLogin, int64(s.App), p.Day, dau, newUser); err != nil {
 			return err
 		}
-		res = store.LoginResult{User: u, Created: !found, Kicked: kicked}
+		res = store.LoginResult{User: u, Created: !found, Kicked: kicked, MaxSeq: uint64(hints.maxSeq)}
 		return nil
 	})
 	if err != nil {

@@ -73,7 +73,8 @@ func (s *writeStmts) list() []wstmtDef {
 		// session seq.
 		{&s.userGet, `SELECT u.user_id IS NOT NULL, u.nick, u.face_url, u.imported, u.created_at,
 			u.revoked_before, u.login_day, u.login_month,
-			coalesce((SELECT seq FROM sessions WHERE app = ?1 AND user_id = ?2 ORDER BY seq DESC LIMIT 1), 0)
+			coalesce((SELECT seq FROM sessions WHERE app = ?1 AND user_id = ?2 ORDER BY seq DESC LIMIT 1), 0),
+			coalesce(` + newestSeq + `, 0)
 			FROM (SELECT 1) LEFT JOIN users u ON u.app = ?1 AND u.user_id = ?2`},
 		{&s.userAddLogin, `INSERT INTO users (app, user_id, created_at, login_day, login_month)
 			VALUES (?1, ?2, ?3, ?4, ?5)`},

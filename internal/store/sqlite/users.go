@@ -77,18 +77,20 @@ func (db *DB) DeleteUser(ctx context.Context, app uint64, userID string, at time
 // userHints are the counting hints of a users row.
 type userHints struct {
 	loginDay, loginMonth string
+	maxSeq               int64 // the newest seq of the user's mailbox
 }
 
-// user reads a user in the transaction, and the seq of its newest session;
+// user reads a user in the transaction, the seq of its newest session and
+// (in h) of the newest message of its mailbox;
 // found is false when it is unknown.
 func (t *tx) user(app uint64, userID string) (u store.User, h userHints, lastSession int64, found bool, err error) {
 	var imported bool
 	var created int64
 	_, err = t.row(t.s.userGet,
-		[]any{&found, &u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth, &lastSession},
+		[]any{&found, &u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth, &lastSession, &h.maxSeq},
 		int64(app), userID)
 	if err != nil || !found {
-		return store.User{}, userHints{}, lastSession, false, err
+		return store.User{}, userHints{maxSeq: h.maxSeq}, lastSession, false, err
 	}
 	u.App, u.UserID, u.Imported, u.CreatedAt = app, userID, imported, fromMS(created)
 	return u, h, lastSession, true, nil

@@ -425,3 +425,23 @@ func testAppIsolation(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+func testLoginMaxSeq(t *testing.T, s store.Store) {
+	createApp(t, s, app1)
+	createApp(t, s, app2)
+	if r := login(t, s, session(app1, "alice", "s1", imkit.PlatformWeb, t0), nil); r.MaxSeq != 0 {
+		t.Errorf("first login: MaxSeq = %d, want 0", r.MaxSeq)
+	}
+	appendMsgs(t, s, app1, msg("alice", "bob", "x", time.Second))
+	appendMsgs(t, s, app1, msg("bob", "alice", "y", 2*time.Second))
+	appendMsgs(t, s, app2, msg("alice", "bob", "z", 3*time.Second))
+	if r := login(t, s, session(app1, "alice", "s2", imkit.PlatformWeb, t0.Add(time.Minute)), nil); r.MaxSeq != 2 {
+		t.Errorf("login after two messages: MaxSeq = %d, want 2", r.MaxSeq)
+	}
+	if r := login(t, s, session(app2, "alice", "s3", imkit.PlatformWeb, t0.Add(time.Minute)), nil); r.MaxSeq != 1 {
+		t.Errorf("login in another app: MaxSeq = %d, want 1", r.MaxSeq)
+	}
+	if r := login(t, s, session(app1, "carol", "s4", imkit.PlatformWeb, t0.Add(time.Minute)), nil); r.MaxSeq != 0 {
+		t.Errorf("login of a user with an empty mailbox: MaxSeq = %d, want 0", r.MaxSeq)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LoginStats", testLoginStats},
 		{"LoginConcurrent", testLoginConcurrent},
 		{"LoginDuplicateSession", testLoginDuplicateSession},
+		{"LoginMaxSeq", testLoginMaxSeq},
 		{"EndSession", testEndSession},
 		{"RenewSession", testRenewSession},
 		{"KickUser", testKickUser},
