@@ -48,13 +48,12 @@ type wsReader struct {
 	raw   syscall.RawConn // for waiting on readability; nil when unavailable
 	limit int             // the largest message
 
-	buf     *[]byte // read but unconsumed bytes are (*buf)[r:w]; nil when none
-	r, w    int
-	drained bool // the last read took everything the socket had
+	buf  *[]byte // read but unconsumed bytes are (*buf)[r:w]; nil when none
+	r, w int
+	rerr error // what the read in readable failed with
 
 	ready     func(fd uintptr) bool // r.readable, made once
-	peek      [1]byte
-	msg       []byte // a fragmented message being assembled
+	msg       []byte                // a fragmented message being assembled
 	msgBinary bool
 }
 
@@ -86,33 +85,42 @@ var (
 	largeBufs = sync.Pool{New: func() any { b := make([]byte, 80<<10); return &b }}
 )
 
-// wait parks until the socket is readable when nothing is buffered and the
-// socket was emptied by the last read; the read loop calls it first, so that
-// an idle connection parks as few stack frames deep as possible (the
-// runtime then shrinks its stack to the minimum).
+// wait reads from the socket into a fresh buffer when nothing is buffered,
+// parking until the socket is readable without holding a buffer; the read
+// loop calls it first, so that an idle connection parks as few stack
+// frames deep as possible (the runtime then shrinks its stack to the
+// minimum). Without a way to wait on the socket it does nothing, and need
+// reads (holding a buffer while it blocks).
 func (r *wsReader) wait() error {
-	if r.buf != nil || !r.drained || r.ready == nil {
+	if r.buf != nil || r.ready == nil {
 		return nil
 	}
-	return r.raw.Read(r.ready)
+	// The callback (readable) reads; it parks the goroutine, having given
+	// the buffer back, when the socket has nothing.
+	if err := r.raw.Read(r.ready); err != nil {
+		return err
+	}
+	if err := r.rerr; err != nil {
+		r.rerr = nil
+		return err
+	}
+	return nil
 }
 
 // need makes sure n unconsumed bytes are buffered.
 func (r *wsReader) need(n int) error {
 	if r.buf == nil {
-		if r.drained && r.ready != nil {
-			// Nothing is buffered and the socket was emptied: park until it
-			// is readable, with no buffer and few stack frames.
-			if err := r.raw.Read(r.ready); err != nil {
-				return err
+		if err := r.wait(); err != nil {
+			return err
+		}
+		if r.buf == nil {
+			if n <= 4<<10 {
+				r.buf = smallBufs.Get().(*[]byte)
+			} else {
+				r.buf = largeBufs.Get().(*[]byte)
 			}
+			r.r, r.w = 0, 0
 		}
-		if n <= 4<<10 {
-			r.buf = smallBufs.Get().(*[]byte)
-		} else {
-			r.buf = largeBufs.Get().(*[]byte)
-		}
-		r.r, r.w = 0, 0
 	}
 	if r.w-r.r >= n {
 		return nil
@@ -132,10 +140,8 @@ func (r *wsReader) need(n int) error {
 		r.r = 0
 	}
 	for r.w-r.r < n {
-		space := len(b) - r.w
 		m, err := r.src.Read(b[r.w:])
 		r.w += m
-		r.drained = m < space
 		if err != nil {
 			if err == io.EOF && r.w-r.r > 0 {
 				err = io.ErrUnexpectedEOF
