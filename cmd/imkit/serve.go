@@ -78,6 +78,9 @@ func (m *Main) Run(ctx context.Context) error {
 	fmt.Fprintf(m.Out, "  SDK (WebSocket): ws://%s/ws\n  REST API:        http://%s/v4/\n", addr, addr)
 	if m.Postgres != "" {
 		fmt.Fprintf(m.Out, "  data:            PostgreSQL\n")
+		if m.Config.Redis.Addr != "" {
+			fmt.Fprintf(m.Out, "  cluster:         Redis %s (node %s)\n", m.Config.Redis.Addr, srv.Cluster.Node())
+		}
 	} else {
 		fmt.Fprintf(m.Out, "  data:            %s (SQLite)\n", m.DataDir)
 	}
@@ -204,7 +207,8 @@ const serveUsage = `usage: imkit serve [flags]
 
 Runs the imkit server on an embedded SQLite database in --data, or on the
 PostgreSQL database of --postgres (or $IMKIT_POSTGRES) that several imkit
-nodes share. On the first start it creates a default app and prints its
+nodes share; with --redis those nodes reach each other's clients (kicks,
+messages, online state). On the first start it creates a default app and prints its
 SDKAppID, secret key and admin identifier. SIGINT or SIGTERM shut it down
 gracefully: clients are told to reconnect, accepted messages are stored.
 
@@ -221,6 +225,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
 	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
 	fs.DurationVar(&m.Config.ExpiryLead, "expiry-lead", 5*time.Minute, "how long before a ticket expires clients are asked to renew it")
+	fs.StringVar(&m.Config.Redis.Addr, "redis", envOr(env, "IMKIT_REDIS", ""), "Redis `address` host:port that joins several nodes on one PostgreSQL (env IMKIT_REDIS; password in IMKIT_REDIS_PASSWORD)")
+	fs.StringVar(&m.Config.Redis.Prefix, "redis-prefix", "imkit:", "prefix of the Redis keys and channels; the nodes of one cluster share it")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -230,6 +236,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return exitError{2}
 	}
 	m.Postgres = postgresDSN(env, *pg)
+	m.Config.Redis.Password = env.Getenv("IMKIT_REDIS_PASSWORD")
+	if m.Config.Redis.Addr != "" && m.Postgres == "" {
+		fmt.Fprintln(env.Stderr, "imkit serve: --redis joins nodes that share a PostgreSQL database: give --postgres too")
+		return exitError{2}
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(env.Stderr, "imkit serve: bad -log-level %q\n", *logLevel)

@@ -17,6 +17,7 @@ import (
 // connection has one goroutine and no buffers.
 type Conn struct {
 	gw     *Gateway
+	id     uint64    // unique on this node
 	nc     net.Conn  // the socket, after the WebSocket upgrade
 	rd     *wsReader // only the read loop uses rd and bad
 	bad    int       // undecodable frames received
@@ -51,7 +52,7 @@ type outFrame struct {
 }
 
 func newConn(gw *Gateway, nc net.Conn, remote string) *Conn {
-	c := &Conn{gw: gw, nc: nc, rd: newWSReader(nc, protocol.MaxFrameSize), remote: remote}
+	c := &Conn{gw: gw, id: gw.nextConn.Add(1), nc: nc, rd: newWSReader(nc, protocol.MaxFrameSize), remote: remote}
 	c.corker, _ = nc.(corker)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -49,12 +50,22 @@ type Config struct {
 	// MaxSeq returns the newest sequence in a user's mailbox, for the login
 	// reply; nil reports 0.
 	MaxSeq func(ctx context.Context, app uint64, user string) (uint64, error)
+	// Presence, when set, registers logged-in connections where other
+	// nodes find them (package redis); nil keeps them to this node.
+	Presence Presence
 	// OnDisconnect, when set, is called when a logged-in connection ends
 	// without a logout, kick or expiry; reason is "LinkClose" or "TimeOut".
 	// It must not block.
 	OnDisconnect func(sess store.Session, reason string)
 	// Logger receives errors; nil discards.
 	Logger *slog.Logger
+}
+
+// Presence registers this node's logged-in connections for other nodes:
+// conn tells two connections of one session apart.
+type Presence interface {
+	Online(ctx context.Context, s store.Session, conn uint64) error
+	Offline(ctx context.Context, s store.Session, conn uint64)
 }
 
 // Gateway serves the WebSocket endpoint.
@@ -68,6 +79,8 @@ type Gateway struct {
 	maxQueue     int
 	maxSeq       func(ctx context.Context, app uint64, user string) (uint64, error)
 	onDisconnect func(sess store.Session, reason string)
+	presence     Presence
+	nextConn     atomic.Uint64
 	log          *slog.Logger
 	upgrader     websocket.Upgrader
 	handlers     map[string]Handler
@@ -90,6 +103,7 @@ func New(cfg Config) *Gateway {
 		maxQueue:     cfg.MaxQueue,
 		maxSeq:       cfg.MaxSeq,
 		onDisconnect: cfg.OnDisconnect,
+		presence:     cfg.Presence,
 		log:          cfg.Logger,
 		handlers:     make(map[string]Handler),
 		conns:        make(map[*Conn]struct{}),
@@ -283,6 +297,13 @@ func (g *Gateway) login(c *Conn) bool {
 			old.Close(protocol.CloseReplaced)
 		}
 		attached = &s
+		if g.presence != nil {
+			if err := g.presence.Online(ctx, s, c.id); err != nil {
+				// Kicks from other nodes may miss this connection until it
+				// reconnects; the store still refuses a kicked session.
+				g.log.Error("register connection", "user", s.UserID, "err", err)
+			}
+		}
 	}
 	var sess store.Session
 	maxSeq := uint64(0)
@@ -301,6 +322,9 @@ func (g *Gateway) login(c *Conn) bool {
 	if err != nil {
 		if attached != nil {
 			g.hub.remove(c, *attached)
+			if g.presence != nil {
+				g.presence.Offline(ctx, *attached, c.id)
+			}
 			c.mu.Lock()
 			c.sess = store.Session{}
 			c.mu.Unlock()
@@ -485,6 +509,11 @@ func (g *Gateway) endConn(c *Conn) (store.Session, int) {
 	c.stopTimersLocked()
 	c.mu.Unlock()
 	g.hub.remove(c, sess)
+	if g.presence != nil && sess.ID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		g.presence.Offline(ctx, sess, c.id)
+		cancel()
+	}
 	c.nc.Close()
 	c.rd.release()
 	return sess, code

@@ -176,6 +176,16 @@ func (h *Hub) Kicked(ctx context.Context, sessions []store.Session) {
 	}
 }
 
+// CloseSession closes the connection of a session on this node, if there
+// is one, with code.
+func (h *Hub) CloseSession(app uint64, user, session string, code int) {
+	for _, c := range h.Conns(app, user) {
+		if c.sessionID() == session {
+			c.Close(code)
+		}
+	}
+}
+
 // Online returns, for each user with a connection on this node, the
 // platforms of its connections.
 func (h *Hub) Online(app uint64, users []string) map[string][]imkit.Platform {

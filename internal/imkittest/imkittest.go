@@ -36,6 +36,7 @@ type Server struct {
 
 	t    testing.TB
 	cfg  server.Config
+	open func() store.Store // nil: SQLite in Dir
 	mu   sync.Mutex
 	addr string
 }
@@ -67,6 +68,9 @@ func RunServer(t testing.TB, opts ...Option) *Server {
 
 func (s *Server) openStore() store.Store {
 	s.t.Helper()
+	if s.open != nil {
+		return s.open()
+	}
 	st, err := sqlite.Open(context.Background(), filepath.Join(s.Dir, "imkit.db"), sqlite.Options{})
 	if err != nil {
 		s.t.Fatalf("open store: %v", err)

@@ -27,11 +27,11 @@ import (
 //   - Pause and Resume: bytes are held, not lost, until Resume (a stall);
 //   - SetDelay: every chunk of bytes arrives later (a slow link).
 type Proxy struct {
-	t      testing.TB
-	ln     net.Listener
-	target string
+	t  testing.TB
+	ln net.Listener
 
 	mu     sync.Mutex // guards the fields below
+	target string
 	links  map[*link]struct{}
 	mode   Mode
 	delay  time.Duration
@@ -89,6 +89,14 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // URL returns the proxy's base URL, http://127.0.0.1:port, for
 // sdk.Config.ServerURL.
 func (p *Proxy) URL() string { return "http://" + p.Addr() }
+
+// SetTarget points new connections at another server (host:port), as a
+// load balancer moving a client to another node.
+func (p *Proxy) SetTarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
+}
 
 // SetMode sets what happens to new connections; links already open are not
 // affected.
@@ -242,7 +250,10 @@ func (p *Proxy) accept() {
 // gateway does.
 func (p *Proxy) connect(c net.Conn) {
 	defer p.wg.Done()
-	s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	s, err := net.DialTimeout("tcp", target, 5*time.Second)
 	if err != nil {
 		reset(c)
 		return

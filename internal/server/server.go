@@ -14,10 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/admin"
 	"github.com/imkit/imkit/internal/gateway"
 	"github.com/imkit/imkit/internal/message"
 	"github.com/imkit/imkit/internal/metrics"
+	"github.com/imkit/imkit/internal/redis"
 	"github.com/imkit/imkit/internal/session"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/webhook"
@@ -62,8 +64,22 @@ type Config struct {
 	// timeout; its URL, OnResult and Logger fields are set by the server.
 	// The zero value works (see webhook.Config).
 	Webhook webhook.Config
+	// Redis, when its Addr is set, joins this node to the other nodes that
+	// share the store (PostgreSQL) through Redis: kicks, pushes and online
+	// state then reach connections on any node. See package redis.
+	Redis RedisConfig
 	// Logger receives the server's log; nil discards.
 	Logger *slog.Logger
+}
+
+// RedisConfig locates the Redis server of a cluster of nodes.
+type RedisConfig struct {
+	Addr     string // host:port; empty: a single node
+	Password string
+	DB       int
+	// Prefix starts every key and channel (default "imkit:"); nodes of one
+	// cluster share it.
+	Prefix string
 }
 
 // Server is one imkit node.
@@ -71,6 +87,8 @@ type Server struct {
 	Store    store.Store
 	Sessions *session.Service
 	Hub      *gateway.Hub
+	// Cluster is this node's link to the other nodes; nil for one node.
+	Cluster  *redis.Cluster
 	Gateway  *gateway.Gateway
 	Messages *message.Service
 	Admin    *admin.API
@@ -110,6 +128,26 @@ func New(cfg Config) (*Server, error) {
 		cfg.StatsInterval = 5 * time.Second
 	}
 	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
+	// One node delivers to its own hub; several find each other in Redis.
+	var (
+		notifier session.Notifier = s.Hub
+		router   message.Router   = localRouter{s.Hub}
+		presence admin.Presence   = s.Hub
+		registry gateway.Presence
+	)
+	if cfg.Redis.Addr != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cl, err := redis.New(ctx, redis.Options{
+			Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB, Prefix: cfg.Redis.Prefix,
+			Hub: s.Hub, Logger: log.With("part", "redis"),
+		})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		s.Cluster = cl
+		notifier, router, presence, registry = cl, cl, clusterPresence{cl}, cl
+	}
 	s.Metrics = metrics.New()
 	timed := s.Metrics.InstrumentStore(cfg.Store)
 	whc := cfg.Webhook
@@ -122,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 	s.Webhook = webhook.New(whc)
 	s.Sessions = session.New(session.Config{
 		Store:         timed,
-		Notifier:      s.Hub,
+		Notifier:      notifier,
 		Now:           cfg.Now,
 		Location:      cfg.Location,
 		MaxFailures:   cfg.MaxFailures,
@@ -133,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.Messages = message.New(message.Config{
 		Store:  timed,
-		Router: localRouter{s.Hub},
+		Router: router,
 		Now:    cfg.Now,
 		Day:    s.Sessions.Day,
 		Logger: log.With("part", "message"),
@@ -147,13 +185,14 @@ func New(cfg Config) (*Server, error) {
 		MaxQueue:     cfg.MaxQueue,
 		MaxSeq:       s.Messages.MaxSeq,
 		OnDisconnect: s.onDisconnect,
+		Presence:     registry,
 		Logger:       log.With("part", "gateway"),
 	})
 	s.Messages.Register(s.Gateway)
 	s.Admin = admin.New(admin.Config{
 		Store:    cfg.Store,
 		Sessions: s.Sessions,
-		Presence: s.Hub,
+		Presence: presence,
 		Messages: s.Messages,
 		Now:      cfg.Now,
 		Rate:     cfg.RESTRate,
@@ -177,6 +216,13 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// clusterPresence answers the REST API's online state from every node.
+type clusterPresence struct{ c *redis.Cluster }
+
+func (p clusterPresence) Online(app uint64, users []string) map[string][]imkit.Platform {
+	return p.c.OnlineUsers(app, users)
 }
 
 // localRouter delivers to this node's connections only.
@@ -273,6 +319,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.Messages.Close()
 		close(s.stop)
 		s.bg.Wait()
+		if s.Cluster != nil {
+			if cerr := s.Cluster.Close(); err == nil {
+				err = cerr
+			}
+		}
 		// The last events (the disconnects of the shutdown) go out if the
 		// receivers answer soon; a shutdown does not wait on them for long.
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -1,0 +1,383 @@
+// Package redis lets several imkit nodes serve one app: it is all of
+// imkit's use of Redis. Each node registers its logged-in connections in
+// Redis (which node holds which session of which user, on which platform)
+// and subscribes to a channel of its own; pushes (messages, read receipts)
+// and kicks for a user go only to the nodes that hold that user's
+// connections, never to every node.
+//
+// Sessions themselves, and the login policy, live in the shared PostgreSQL
+// store: its login transaction locks the user, so the policy is applied
+// atomically across nodes, and a kicked session stays dead whatever happens
+// to Redis (which this deployment runs without persistence).
+package redis
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/gateway"
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/protocol"
+)
+
+// Options configure a Cluster.
+type Options struct {
+	// Addr is the Redis server's host:port.
+	Addr     string
+	Password string
+	DB       int
+	// Prefix starts every key and channel (default "imkit:").
+	Prefix string
+	// Hub is this node's hub; pushes and kicks for its connections go there.
+	Hub *gateway.Hub
+	// NodeTTL is how long a node counts as alive after its last heartbeat
+	// (default 30s; it beats every third of that).
+	NodeTTL time.Duration
+	// Logger receives errors; nil discards.
+	Logger *slog.Logger
+}
+
+// Cluster is this node's view of the others.
+type Cluster struct {
+	rdb    *goredis.Client
+	node   string
+	prefix string
+	hub    *gateway.Hub
+	ttl    time.Duration
+	log    *slog.Logger
+
+	sub    *goredis.PubSub
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New connects to Redis, announces this node and starts receiving what
+// other nodes send it.
+func New(ctx context.Context, o Options) (*Cluster, error) {
+	if o.Hub == nil {
+		return nil, errors.New("redis: no hub")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "imkit:"
+	}
+	if o.NodeTTL <= 0 {
+		o.NodeTTL = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	c := &Cluster{
+		rdb:    goredis.NewClient(&goredis.Options{Addr: o.Addr, Password: o.Password, DB: o.DB}),
+		node:   hex.EncodeToString(b[:]),
+		prefix: o.Prefix,
+		hub:    o.Hub,
+		ttl:    o.NodeTTL,
+		log:    o.Logger,
+	}
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		c.rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", o.Addr, err)
+	}
+	if err := c.beat(ctx); err != nil {
+		c.rdb.Close()
+		return nil, err
+	}
+	c.sub = c.rdb.Subscribe(ctx, c.channel(c.node))
+	if _, err := c.sub.Receive(ctx); err != nil { // the subscription is confirmed
+		c.sub.Close()
+		c.rdb.Close()
+		return nil, fmt.Errorf("redis subscribe: %w", err)
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(2)
+	go c.receive()
+	go c.heartbeat(bctx)
+	return c, nil
+}
+
+// Node returns this node's ID.
+func (c *Cluster) Node() string { return c.node }
+
+// Close leaves the cluster: this node's registrations expire with it.
+func (c *Cluster) Close() error {
+	c.cancel()
+	c.sub.Close()
+	c.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c.rdb.Del(ctx, c.nodeKey(c.node))
+	return c.rdb.Close()
+}
+
+func (c *Cluster) nodeKey(node string) string { return c.prefix + "node:" + node }
+func (c *Cluster) channel(node string) string { return c.prefix + "node:" + node }
+func (c *Cluster) connsKey(app uint64, user string) string {
+	return c.prefix + "conns:" + strconv.FormatUint(app, 10) + ":" + user
+}
+
+func (c *Cluster) beat(ctx context.Context) error {
+	if err := c.rdb.Set(ctx, c.nodeKey(c.node), time.Now().Unix(), c.ttl).Err(); err != nil {
+		return fmt.Errorf("redis heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) heartbeat(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			bctx, cancel := context.WithTimeout(ctx, c.ttl/3)
+			if err := c.beat(bctx); err != nil {
+				c.log.Error("redis heartbeat", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Online registers a logged-in connection of this node. When the session
+// was registered on another node (a resume after a network change), that
+// node is told to close its old connection. It implements gateway.Presence.
+func (c *Cluster) Online(ctx context.Context, s store.Session, conn uint64) error {
+	k := c.connsKey(s.App, s.UserID)
+	old, err := register.Run(ctx, c.rdb, []string{k}, s.ID, c.value(s.Platform, conn), int(connsTTL/time.Second)).Text()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("redis register %s: %w", s.UserID, err)
+	}
+	if node, _, _ := strings.Cut(old, " "); node != "" && node != c.node {
+		msg := fmt.Appendf([]byte{kindReplace}, "%d %s %s", s.App, s.UserID, s.ID)
+		if err := c.rdb.Publish(ctx, c.channel(node), msg).Err(); err != nil {
+			c.log.Error("redis publish", "node", node, "err", err)
+		}
+	}
+	return nil
+}
+
+// connsTTL bounds how long a user's registrations outlive its last login
+// on any node (fields of dead nodes are skipped, and overwritten on resume).
+const connsTTL = 30 * 24 * time.Hour
+
+// value is what a registration holds: node, platform and connection.
+func (c *Cluster) value(p imkit.Platform, conn uint64) string {
+	return c.node + " " + strconv.Itoa(int(p)) + " " + strconv.FormatUint(conn, 10)
+}
+
+// register sets a field and returns what it held.
+var register = goredis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return old`)
+
+// Offline unregisters a connection of this node that ended, unless the
+// session is registered with another connection meanwhile (it resumed).
+func (c *Cluster) Offline(ctx context.Context, s store.Session, conn uint64) {
+	k := c.connsKey(s.App, s.UserID)
+	err := unregister.Run(ctx, c.rdb, []string{k}, s.ID, c.value(s.Platform, conn)).Err()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		c.log.Error("redis unregister", "user", s.UserID, "err", err)
+	}
+}
+
+// unregister deletes a field while it holds the given value.
+var unregister = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+	return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`)
+
+// conn is a registered connection.
+type conn struct {
+	session  string
+	node     string
+	platform imkit.Platform
+}
+
+func (c *Cluster) conns(ctx context.Context, app uint64, user string) ([]conn, error) {
+	m, err := c.rdb.HGetAll(ctx, c.connsKey(app, user)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]conn, 0, len(m))
+	for id, v := range m {
+		f := strings.Fields(v)
+		if len(f) < 2 {
+			continue
+		}
+		node := f[0]
+		n, _ := strconv.Atoi(f[1])
+		out = append(out, conn{session: id, node: node, platform: imkit.Platform(n)})
+	}
+	return out, nil
+}
+
+// Message kinds between nodes.
+const (
+	kindDeliver = 'd'
+	kindKick    = 'k'
+	kindReplace = 'r'
+)
+
+// Deliver pushes an encoded frame to the user's connections on every node
+// that holds one. It implements message.Router.
+func (c *Cluster) Deliver(ctx context.Context, app uint64, user string, frame []byte, except string) {
+	conns, err := c.conns(ctx, app, user)
+	if err != nil {
+		c.log.Error("redis lookup", "user", user, "err", err)
+		c.hub.Deliver(app, user, frame, except) // at least this node's
+		return
+	}
+	local, sent := false, map[string]bool{}
+	for _, cn := range conns {
+		if cn.node == c.node {
+			local = true
+			continue
+		}
+		if sent[cn.node] {
+			continue
+		}
+		sent[cn.node] = true
+		var b bytes.Buffer
+		b.WriteByte(kindDeliver)
+		fmt.Fprintf(&b, "%d %s %s\n", app, user, except)
+		b.Write(frame)
+		if err := c.rdb.Publish(ctx, c.channel(cn.node), b.Bytes()).Err(); err != nil {
+			c.log.Error("redis publish", "node", cn.node, "err", err)
+		}
+	}
+	if local || len(conns) == 0 {
+		c.hub.Deliver(app, user, frame, except)
+	}
+}
+
+// Kicked tells the kicked sessions' connections, on whichever node holds
+// them. It implements session.Notifier.
+func (c *Cluster) Kicked(ctx context.Context, sessions []store.Session) {
+	var local []store.Session
+	for _, s := range sessions {
+		node, err := c.rdb.HGet(ctx, c.connsKey(s.App, s.UserID), s.ID).Result()
+		if errors.Is(err, goredis.Nil) {
+			continue // not connected anywhere: it learns at its next resume
+		}
+		if err != nil {
+			c.log.Error("redis lookup", "user", s.UserID, "err", err)
+			local = append(local, s)
+			continue
+		}
+		node, _, _ = strings.Cut(node, " ")
+		if node == c.node {
+			local = append(local, s)
+			continue
+		}
+		body, _ := json.Marshal(s)
+		msg := append([]byte{kindKick}, body...)
+		if err := c.rdb.Publish(ctx, c.channel(node), msg).Err(); err != nil {
+			c.log.Error("redis publish", "node", node, "err", err)
+		}
+	}
+	if len(local) > 0 {
+		c.hub.Kicked(ctx, local)
+	}
+}
+
+// Platforms returns, for each user with a connection on a live node, the
+// platforms of its connections.
+func (c *Cluster) Platforms(ctx context.Context, app uint64, users []string) (map[string][]imkit.Platform, error) {
+	alive := map[string]bool{c.node: true}
+	out := make(map[string][]imkit.Platform)
+	for _, u := range users {
+		conns, err := c.conns(ctx, app, u)
+		if err != nil {
+			return nil, fmt.Errorf("redis lookup %s: %w", u, err)
+		}
+		for _, cn := range conns {
+			live, known := alive[cn.node]
+			if !known {
+				n, err := c.rdb.Exists(ctx, c.nodeKey(cn.node)).Result()
+				if err != nil {
+					return nil, fmt.Errorf("redis node %s: %w", cn.node, err)
+				}
+				live = n > 0
+				alive[cn.node] = live
+			}
+			if live {
+				out[u] = append(out[u], cn.platform)
+			}
+		}
+	}
+	return out, nil
+}
+
+// OnlineUsers returns the platforms of the users' connections on every live
+// node (admin.Presence). When Redis fails it answers for this node only.
+func (c *Cluster) OnlineUsers(app uint64, users []string) map[string][]imkit.Platform {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := c.Platforms(ctx, app, users)
+	if err != nil {
+		c.log.Error("redis online state; answering for this node", "err", err)
+		return c.hub.Online(app, users)
+	}
+	return m
+}
+
+// receive handles what other nodes send this one.
+func (c *Cluster) receive() {
+	defer c.wg.Done()
+	for m := range c.sub.Channel() {
+		b := []byte(m.Payload)
+		if len(b) == 0 {
+			continue
+		}
+		switch b[0] {
+		case kindDeliver:
+			head, frame, ok := bytes.Cut(b[1:], []byte{'\n'})
+			if !ok {
+				continue
+			}
+			f := strings.SplitN(string(head), " ", 3)
+			if len(f) != 3 {
+				continue
+			}
+			app, err := strconv.ParseUint(f[0], 10, 64)
+			if err != nil {
+				continue
+			}
+			c.hub.Deliver(app, f[1], frame, f[2])
+		case kindKick:
+			var s store.Session
+			if json.Unmarshal(b[1:], &s) == nil {
+				c.hub.Kicked(context.Background(), []store.Session{s})
+			}
+		case kindReplace:
+			f := strings.Fields(string(b[1:]))
+			if len(f) != 3 {
+				continue
+			}
+			if app, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+				c.hub.CloseSession(app, f[1], f[2], protocol.CloseReplaced)
+			}
+		}
+	}
+}
