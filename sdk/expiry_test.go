@@ -112,7 +112,7 @@ func TestRenewRacingSends(t *testing.T) {
 			sent++
 		}
 	})
-	eventually(t, "renewed on the server", func() bool { return ticketExpire(t, srv, "alice") > expires.Add(time.Minute).Unix() })
+	imkittest.Eventually(t, "renewed on the server", func() bool { return ticketExpire(t, srv, "alice") > expires.Add(time.Minute).Unix() })
 	wg.Wait()
 	if err != nil {
 		t.Fatalf("send #%d: %v", sent, err)
@@ -185,7 +185,7 @@ func TestExpiredWhileOffline(t *testing.T) {
 			phone.waitFor("syncFinish")
 			tt.cut(net)
 			phone.waitFor("connectFailed")
-			eventually(t, "the ticket runs out", func() bool { return time.Now().After(expires.Add(time.Second)) })
+			imkittest.Eventually(t, "the ticket runs out", func() bool { return time.Now().After(expires.Add(time.Second)) })
 			if got := phone.LoginStatus(); got != imkit.LoginStatusLogined {
 				t.Fatalf("status while offline = %v, want LOGINED", got)
 			}
@@ -217,7 +217,7 @@ func TestExpiredWhileOfflineWithProvider(t *testing.T) {
 	net.SetMode(imkittest.Refuse)
 	net.Reset()
 	phone.waitFor("connectFailed")
-	eventually(t, "the ticket runs out", func() bool { return time.Now().After(expires.Add(time.Second)) })
+	imkittest.Eventually(t, "the ticket runs out", func() bool { return time.Now().After(expires.Add(time.Second)) })
 	net.Online()
 	phone.waitCount("connected", 2)
 	wantOnline(t, "phone", phone)

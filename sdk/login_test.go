@@ -110,7 +110,7 @@ func TestLoginInProgress(t *testing.T) {
 	net.Pause() // the login hangs
 	first := make(chan error, 1)
 	go func() { first <- c.loginWith("alice", srv.Sign("alice")) }()
-	eventually(t, "LOGINING", func() bool { return c.LoginStatus() == imkit.LoginStatusLogining })
+	imkittest.Eventually(t, "LOGINING", func() bool { return c.LoginStatus() == imkit.LoginStatusLogining })
 	wantErrCode(t, "second login", c.loginWith("alice", srv.Sign("alice")), imkit.ErrLoginInProcess)
 	if err := c.Logout(ctx(t)); err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestLoginInProgress(t *testing.T) {
 	}
 	net.Resume()
 	// Had the server taken the abandoned login, the SDK logs it out.
-	eventually(t, "no session left", func() bool { return len(srv.ActiveInstances("alice")) == 0 })
+	imkittest.Eventually(t, "no session left", func() bool { return len(srv.ActiveInstances("alice")) == 0 })
 	c.login(srv, "alice")
 	wantOnline(t, "c", c)
 }
@@ -145,7 +145,7 @@ func TestFailedTicketLockout(t *testing.T) {
 	other := newClient(t, srv.URL, imkit.PlatformAndroid)
 	other.login(srv, "bob")
 
-	eventually(t, "the lock passes", func() bool { return time.Since(locked) > lock })
+	imkittest.Eventually(t, "the lock passes", func() bool { return time.Since(locked) > lock })
 	c.login(srv, "alice")
 	wantOnline(t, "alice", c)
 }

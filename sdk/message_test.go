@@ -158,15 +158,15 @@ func TestUnreadAndMarkReadAcrossDevices(t *testing.T) {
 		}
 		return convs[0].Unread
 	}
-	eventually(t, "bob's phone sees 2 unread", func() bool { return unread(bobPhone) == 2 })
-	eventually(t, "bob's web sees 2 unread", func() bool { return unread(bobWeb) == 2 })
+	imkittest.Eventually(t, "bob's phone sees 2 unread", func() bool { return unread(bobPhone) == 2 })
+	imkittest.Eventually(t, "bob's web sees 2 unread", func() bool { return unread(bobWeb) == 2 })
 	if err := bobPhone.MarkConversationRead(ctx(t), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if got := unread(bobPhone); got != 0 {
 		t.Fatalf("phone unread after mark read = %d, want 0", got)
 	}
-	eventually(t, "bob's web sees 0 unread", func() bool { return unread(bobWeb) == 0 })
+	imkittest.Eventually(t, "bob's web sees 0 unread", func() bool { return unread(bobWeb) == 0 })
 	// alice's own sends are never unread for her.
 	if got := unread(alice); got != 0 {
 		t.Fatalf("alice's unread = %d, want 0", got)
@@ -229,7 +229,7 @@ func TestOrderUnderConcurrentSenders(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	eventually(t, "bob gets every message", func() bool { return bob.count("msg") == senders*each })
+	imkittest.Eventually(t, "bob gets every message", func() bool { return bob.count("msg") == senders*each })
 	// Each sender's messages arrive in the order sent, and bob's mailbox
 	// sequence has no gaps.
 	next := map[string]int{}

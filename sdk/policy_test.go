@@ -52,9 +52,9 @@ func wantOnline(t testing.TB, who string, c *client) {
 	if got := c.LoginStatus(); got != imkit.LoginStatusLogined {
 		t.Fatalf("%s: status = %v, want LOGINED; events %v", who, got, c.history())
 	}
-	eventually(t, who+" connected", c.Connected)
+	imkittest.Eventually(t, who+" connected", c.Connected)
 	// The callbacks run on their own goroutine: wait for OnConnectSuccess.
-	eventually(t, who+" told it is connected", func() bool {
+	imkittest.Eventually(t, who+" told it is connected", func() bool {
 		h := c.history()
 		for i := len(h) - 1; i >= 0; i-- {
 			switch h[i].kind {
@@ -79,7 +79,7 @@ func wantInstances(t testing.TB, srv *imkittest.Server, user string, want ...str
 	if !slices.Equal(got, want) {
 		t.Fatalf("active sessions of %s on the server: %v, want %v", user, got, want)
 	}
-	eventually(t, fmt.Sprintf("%s's connections on the server are %v", user, want), func() bool {
+	imkittest.Eventually(t, fmt.Sprintf("%s's connections on the server are %v", user, want), func() bool {
 		on := srv.OnlineInstances(user)
 		slices.Sort(on)
 		return slices.Equal(on, want)
@@ -269,7 +269,7 @@ func TestConcurrentLogins(t *testing.T) {
 				if k.Reason != imkit.KickMultiDevice && k.Reason != imkit.KickMultiInstance || !k.Platform.Valid() {
 					t.Fatalf("%s kicked (%s by %v)", id, k.Reason, k.Platform)
 				}
-				eventually(t, id+" LOGOUT", func() bool { return c.LoginStatus() == imkit.LoginStatusLogout })
+				imkittest.Eventually(t, id+" LOGOUT", func() bool { return c.LoginStatus() == imkit.LoginStatusLogout })
 				if n := c.count("kicked"); n != 1 {
 					t.Fatalf("%s: %d kicked events, want 1", id, n)
 				}
@@ -359,7 +359,7 @@ func TestNoKickFlappingNeverBothKicked(t *testing.T) {
 			winner, loser, kLoser = b, a, ka
 		}
 		loser.waitCount("kicked", kLoser+1)
-		eventually(t, "loser LOGOUT", func() bool { return loser.LoginStatus() == imkit.LoginStatusLogout })
+		imkittest.Eventually(t, "loser LOGOUT", func() bool { return loser.LoginStatus() == imkit.LoginStatusLogout })
 		if winner.LoginStatus() != imkit.LoginStatusLogined || !winner.Connected() {
 			t.Fatalf("round %d: the winner %s is %v (connected %v); events %v", round, active[0], winner.LoginStatus(), winner.Connected(), winner.history())
 		}

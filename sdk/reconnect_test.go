@@ -122,7 +122,7 @@ func TestResumeReplacesStaleConnection(t *testing.T) {
 	mark := phone.mark()
 
 	net.Blackhole() // this link goes silent; new ones pass
-	eventually(t, "a new connection", func() bool { return slices.Contains(phone.since(mark), "connected") })
+	imkittest.Eventually(t, "a new connection", func() bool { return slices.Contains(phone.since(mark), "connected") })
 	wantOnline(t, "phone", phone)
 	wantInstances(t, srv, "alice", "phone") // one connection: the old one was replaced
 	if n := srv.Hub.Count(); n != 1 {
@@ -176,10 +176,10 @@ func TestHeartbeatFindsDeadLink(t *testing.T) {
 	start := time.Now()
 	net.Offline()
 	// The server closes its side after IdleTimeout of silence...
-	eventually(t, "the server frees the connection", func() bool { return srv.Hub.Count() == 0 })
+	imkittest.Eventually(t, "the server frees the connection", func() bool { return srv.Hub.Count() == 0 })
 	serverTook := time.Since(start)
 	// ...and the SDK notices after 2.5 heartbeats without a frame.
-	eventually(t, "the SDK notices", func() bool { return slices.Contains(phone.since(mark), "connecting") })
+	imkittest.Eventually(t, "the SDK notices", func() bool { return slices.Contains(phone.since(mark), "connecting") })
 	sdkTook := time.Since(start)
 	// Bounded by the configured heartbeat: a few hundred milliseconds, far
 	// below the default settings' 75 to 90 s (the bound leaves room for a
@@ -250,7 +250,7 @@ func TestLogoutWhileReconnecting(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- phone.Logout(ctx(t)) }()
-	eventually(t, "LOGOUT at once", func() bool { return phone.LoginStatus() == imkit.LoginStatusLogout })
+	imkittest.Eventually(t, "LOGOUT at once", func() bool { return phone.LoginStatus() == imkit.LoginStatusLogout })
 	mark := phone.mark()
 	net.Online()
 	if err := <-done; err != nil {
@@ -519,7 +519,7 @@ func TestResumeOfEndedSession(t *testing.T) {
 	}
 	net.Online()
 	phone.waitMatch("connectFailed", func(e event) bool { return e.code == imkit.ErrSDKNotLoggedIn })
-	eventually(t, "LOGOUT", func() bool { return phone.LoginStatus() == imkit.LoginStatusLogout })
+	imkittest.Eventually(t, "LOGOUT", func() bool { return phone.LoginStatus() == imkit.LoginStatusLogout })
 	wantLoggedOut(t, phone)
 	n := 0
 	for _, e := range phone.history() {

@@ -35,5 +35,5 @@ func TestMessagesSurviveServerRestart(t *testing.T) {
 		t.Fatalf("alice's status after the restart = %v, want LOGINED", got)
 	}
 	bob.login(srv, "bob")
-	eventually(t, "bob gets all 6", func() bool { return bob.count("msg") == 6 })
+	imkittest.Eventually(t, "bob gets all 6", func() bool { return bob.count("msg") == 6 })
 }

@@ -46,7 +46,7 @@ func TestQueryOnlineStatus(t *testing.T) {
 	if err := pc.Logout(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "id3 offline", func() bool {
+	imkittest.Eventually(t, "id3 offline", func() bool {
 		got := r.ok("openim/query_online_status", `{"To_Account":["id3"]}`)
 		return got["QueryResult"].([]any)[0].(map[string]any)["State"] == "Offline"
 	})

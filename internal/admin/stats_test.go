@@ -15,7 +15,7 @@ import (
 // waitCount waits up to 10s until n events with the prefix were recorded.
 func (c *client) waitCount(prefix string, n int) {
 	c.t.Helper()
-	eventually(c.t, "events "+prefix, func() bool {
+	imkittest.Eventually(c.t, "events "+prefix, func() bool {
 		k := 0
 		for _, e := range c.events() {
 			if strings.HasPrefix(e, prefix) {
@@ -63,7 +63,7 @@ func TestGetAppInfoShape(t *testing.T) {
 // over three days across a month boundary: repeat logins count the user
 // once a day; resumes after a restart are no logins.
 func TestDailyAndMonthlyActiveUsers(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2031, 1, 30, 10, 0, 0, 0, time.UTC)}
+	clock := imkittest.NewClock(time.Date(2031, 1, 30, 10, 0, 0, 0, time.UTC))
 	srv := imkittest.RunServer(t, imkittest.WithConfig(func(c *server.Config) {
 		c.Now = clock.Now
 		c.StatsInterval = 10 * time.Millisecond
@@ -99,7 +99,7 @@ func TestDailyAndMonthlyActiveUsers(t *testing.T) {
 	bob.loginSig("bob", sign("bob"))
 	// The peak of (at least) 3 online is recorded for day 1; 4 when bob's
 	// old connection was not yet gone when his new one came.
-	eventually(t, "peak online recorded", func() bool { return stats()["20310130"].PeakOnline >= 3 })
+	imkittest.Eventually(t, "peak online recorded", func() bool { return stats()["20310130"].PeakOnline >= 3 })
 	peak := stats()["20310130"].PeakOnline
 
 	// A restart: every instance resumes on its own; no login is counted.

@@ -183,7 +183,7 @@ func TestConcurrentLoginsAcrossNodes(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "one instance left online", func() bool { return online() == 1 })
+	imkittest.Eventually(t, "one instance left online", func() bool { return online() == 1 })
 	for i, c := range clients {
 		c.until(fmt.Sprint("instance ", i, " is online or was told it was kicked"), func() bool {
 			return c.LoginStatus() == imkit.LoginStatusLogined || len(c.kicks) > 0
@@ -211,7 +211,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	proxy.SetTarget(nodes[1].Addr())
 	proxy.Blackhole() // the old link goes silent: node 0 does not see it end
 	alice.until("resumed on node 1", func() bool { return nodes[1].Hub.Count() == 1 })
-	waitFor(t, "node 0 closes the stale connection", func() bool { return nodes[0].Hub.Count() == 0 })
+	imkittest.Eventually(t, "node 0 closes the stale connection", func() bool { return nodes[0].Hub.Count() == 0 })
 
 	bob := newClient(t, nodes[0].URL, imkit.PlatformWeb)
 	bob.login("bob")
@@ -223,16 +223,5 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	alice.until("alice gets it on node 1", func() bool { return alice.hasText("found you") })
 	if alice.LoginStatus() != imkit.LoginStatusLogined {
 		t.Fatalf("alice's status = %v, want LOGINED throughout", alice.LoginStatus())
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

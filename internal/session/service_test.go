@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/imkittest"
 	"github.com/imkit/imkit/internal/session"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/store/sqlite"
@@ -20,24 +21,6 @@ const (
 	appID = 1400000001
 	key   = "0123456789abcdef"
 )
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // kicks records the sessions the service reports kicked.
 type kicks struct {
@@ -65,7 +48,7 @@ type fixture struct {
 	t     *testing.T
 	st    store.Store
 	svc   *session.Service
-	clock *clock
+	clock *imkittest.Clock
 	kicks *kicks
 }
 
@@ -80,7 +63,7 @@ func newFixture(t *testing.T, cfg session.Config) *fixture {
 	if err := st.CreateApp(ctx, store.App{SDKAppID: appID, Key: key, Policy: imkit.PolicyDual}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, st: st, clock: &clock{t: time.Now()}, kicks: &kicks{}}
+	f := &fixture{t: t, st: st, clock: imkittest.NewClock(time.Now()), kicks: &kicks{}}
 	cfg.Store, cfg.Notifier, cfg.Now = st, f.kicks, f.clock.Now
 	f.svc = session.New(cfg)
 	return f
