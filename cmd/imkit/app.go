@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/imkit/imkit/internal/store"
@@ -20,27 +19,7 @@ func init() {
 }
 
 func runApp(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(env.Stderr, "usage: imkit app <command> [flags]\n\ncommands:")
-		names := make([]string, 0, len(appCommands))
-		for n := range appCommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(env.Stderr, "  %-8s %s\n", n, appCommands[n].summary)
-		}
-		if len(args) == 0 {
-			return exitError{2}
-		}
-		return nil
-	}
-	cmd, ok := appCommands[args[0]]
-	if !ok {
-		fmt.Fprintf(env.Stderr, "imkit app: unknown command %q\n", args[0])
-		return exitError{2}
-	}
-	return cmd.run(ctx, env, args[1:])
+	return runSubcommand(ctx, env, "app", appCommands, args)
 }
 
 func runAppCreate(ctx context.Context, env *Env, args []string) error {

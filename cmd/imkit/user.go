@@ -167,6 +167,21 @@ func apiErr(err error) error {
 	return err
 }
 
+// userCall parses the flags of a user command that takes nothing but the
+// REST flags and UserIDs, and returns its REST client and the UserIDs.
+func userCall(ctx context.Context, env *Env, name, usage string, args []string) (*restapi.Client, []string, error) {
+	fs := newFlagSet(env, name)
+	setUsage(fs, env.Stderr, usage)
+	var rf restFlags
+	rf.register(fs, env)
+	ids, err := parseUserFlags(fs, env, name, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := rf.client(ctx, env, name)
+	return c, ids, err
+}
+
 // parseUserFlags parses the flags of a user command that takes UserIDs.
 func parseUserFlags(fs *flag.FlagSet, env *Env, name string, args []string) ([]string, error) {
 	if err := parseFlags(fs, args); err != nil {
@@ -242,16 +257,7 @@ func runUserImport(ctx context.Context, env *Env, args []string) error {
 }
 
 func runUserCheck(ctx context.Context, env *Env, args []string) error {
-	const name = "user check"
-	fs := newFlagSet(env, name)
-	setUsage(fs, env.Stderr, "usage: imkit user check [flags] USERID...\n\nPrints each account's status: Imported or NotImported.\n\nflags:\n")
-	var rf restFlags
-	rf.register(fs, env)
-	ids, err := parseUserFlags(fs, env, name, args)
-	if err != nil {
-		return err
-	}
-	c, err := rf.client(ctx, env, name)
+	c, ids, err := userCall(ctx, env, "user check", "usage: imkit user check [flags] USERID...\n\nPrints each account's status: Imported or NotImported.\n\nflags:\n", args)
 	if err != nil {
 		return err
 	}
@@ -274,16 +280,7 @@ func runUserCheck(ctx context.Context, env *Env, args []string) error {
 }
 
 func runUserKick(ctx context.Context, env *Env, args []string) error {
-	const name = "user kick"
-	fs := newFlagSet(env, name)
-	setUsage(fs, env.Stderr, "usage: imkit user kick [flags] USERID...\n\nEnds every session of the users (their instances are told: kicked by an\nadmin) and refuses the tickets signed before now.\n\nflags:\n")
-	var rf restFlags
-	rf.register(fs, env)
-	ids, err := parseUserFlags(fs, env, name, args)
-	if err != nil {
-		return err
-	}
-	c, err := rf.client(ctx, env, name)
+	c, ids, err := userCall(ctx, env, "user kick", "usage: imkit user kick [flags] USERID...\n\nEnds every session of the users (their instances are told: kicked by an\nadmin) and refuses the tickets signed before now.\n\nflags:\n", args)
 	if err != nil {
 		return err
 	}
@@ -299,16 +296,7 @@ func runUserKick(ctx context.Context, env *Env, args []string) error {
 }
 
 func runUserState(ctx context.Context, env *Env, args []string) error {
-	const name = "user state"
-	fs := newFlagSet(env, name)
-	setUsage(fs, env.Stderr, "usage: imkit user state [flags] USERID...\n\nPrints whether each user is Online or Offline, and the platforms of its\nonline instances.\n\nflags:\n")
-	var rf restFlags
-	rf.register(fs, env)
-	ids, err := parseUserFlags(fs, env, name, args)
-	if err != nil {
-		return err
-	}
-	c, err := rf.client(ctx, env, name)
+	c, ids, err := userCall(ctx, env, "user state", "usage: imkit user state [flags] USERID...\n\nPrints whether each user is Online or Offline, and the platforms of its\nonline instances.\n\nflags:\n", args)
 	if err != nil {
 		return err
 	}
