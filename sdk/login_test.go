@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/imkittest"
 	"github.com/imkit/imkit/internal/server"
+	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/sdk"
 	"github.com/imkit/imkit/usersig"
 )
@@ -51,6 +53,8 @@ func TestLoginErrors(t *testing.T) {
 	}{
 		{"bad userID", "al ice", srv.Sign("alice"), imkit.ErrInvalidIdentifier},
 		{"userID too long", strings.Repeat("a", 33), srv.Sign("alice"), imkit.ErrInvalidIdentifier},
+		{"userID not ASCII", "中文", srv.Sign("alice"), imkit.ErrInvalidIdentifier},
+		{"empty userID", "", srv.Sign("alice"), imkit.ErrInvalidIdentifier},
 		{"empty ticket", "alice", "", imkit.ErrSvrUserSigEmpty},
 		{"garbage ticket", "alice", "garbage", imkit.ErrSvrUserSigCheckFailed},
 		{"wrong key", "alice", wrongKey, imkit.ErrSvrUserSigMismatchKey},
@@ -61,6 +65,12 @@ func TestLoginErrors(t *testing.T) {
 		wantErrCode(t, tt.name, c.loginWith(tt.user, tt.sig), tt.want)
 		if got := c.LoginStatus(); got != imkit.LoginStatusLogout {
 			t.Fatalf("%s: status = %v, want LOGOUT", tt.name, got)
+		}
+		if tt.user != "alice" || tt.sig == "" {
+			// Refused before any network call.
+			if n := c.count("connecting"); n != 0 {
+				t.Fatalf("%s: the SDK went to the network: %v", tt.name, c.history())
+			}
 		}
 	}
 	unknown, err := sdk.New(1400000002, sdk.Config{ServerURL: srv.URL, Platform: imkit.PlatformWeb})
@@ -148,4 +158,40 @@ func TestFailedTicketLockout(t *testing.T) {
 	imkittest.Eventually(t, "the lock passes", func() bool { return time.Since(locked) > lock })
 	c.login(srv, "alice")
 	wantOnline(t, "alice", c)
+}
+
+// The first login of a userID creates the account; the day's and the
+// month's active users count the user once however often it logs in.
+func TestFirstLoginSignsUp(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	ctx := ctx(t)
+	if _, err := srv.Store.User(ctx, imkittest.SDKAppID, "newbie"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("before the first login: User = %v, want not found", err)
+	}
+	c := newClient(t, srv.URL, imkit.PlatformAndroid)
+	for range 3 {
+		c.login(srv, "newbie")
+		if err := c.Logout(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := srv.Store.User(ctx, imkittest.SDKAppID, "newbie")
+	if err != nil {
+		t.Fatalf("after the first login: %v", err)
+	}
+	if u.Imported {
+		t.Errorf("an account made by a login is marked imported")
+	}
+	day := srv.Sessions.Day(time.Now())
+	stats, err := srv.Store.DayStats(ctx, imkittest.SDKAppID, day, day)
+	if err != nil || len(stats) != 1 {
+		t.Fatalf("DayStats = %v, %v", stats, err)
+	}
+	if got := stats[0]; got.ActiveUsers != 1 || got.Logins != 3 || got.NewUsers != 1 {
+		t.Errorf("the day's statistics = %+v, want 1 active user, 3 logins, 1 new user", got)
+	}
+	mau, err := srv.Store.MonthActiveUsers(ctx, imkittest.SDKAppID, srv.Sessions.Month(time.Now()))
+	if err != nil || mau != 1 {
+		t.Errorf("MonthActiveUsers = %d, %v; want 1", mau, err)
+	}
 }
