@@ -179,22 +179,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go g.serve(c)
 }
 
-// Serve runs an upgraded WebSocket connection until it ends.
-func (g *Gateway) Serve(ws *websocket.Conn, remote string) {
-	g.mu.Lock()
-	if g.shutdown {
-		g.mu.Unlock()
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseServerShutdown, ""), time.Now().Add(g.writeTimeout))
-		ws.Close()
-		return
-	}
-	g.wg.Add(1)
-	g.mu.Unlock()
-	if c, ok := g.handshake(ws.UnderlyingConn(), remote); ok {
-		g.serve(c)
-	}
-}
-
 // handshake registers a new connection and runs its login. When the login
 // fails it cleans up and returns false; else the caller must serve c.
 func (g *Gateway) handshake(nc net.Conn, remote string) (*Conn, bool) {
