@@ -44,11 +44,11 @@ type dayCounts struct {
 }
 
 // AppendMessages implements store.Store. A batch is one transaction (or
-// part of one, see update). It reads the batch's mailboxes and conversations
-// with one statement each, then runs one statement per new message (a
-// trigger files it in both mailboxes), one per conversation (both its rows),
-// and one per day, plus one per new account and per sender's first message
-// of a day.
+// part of one, see update). It reads the mailboxes and conversations the
+// message cache lacks (with one statement each for a batch), then runs one
+// statement per new message (a trigger files it in both mailboxes), one per
+// conversation (both its rows), and one per day, plus one per new account
+// and per sender's first message of a day.
 func (db *DB) AppendMessages(ctx context.Context, app uint64, msgs []*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -59,14 +59,17 @@ func (db *DB) AppendMessages(ctx context.Context, app uint64, msgs []*store.Mess
 		}
 	}
 	out := make([]store.Message, len(msgs))
-	err := db.update(ctx, func(t *tx) error {
+	err := db.updateKeep(ctx, func(t *tx) error {
+		c, err := t.cache()
+		if err != nil {
+			return err
+		}
 		b := batch{
 			t:      t,
 			app:    int64(app),
-			boxes:  make(map[string]*mailbox),
-			seqs:   make(map[pair]int64),
+			c:      c,
 			convs:  make(map[pair]*convChange),
-			days:   make(map[string]*dayCounts),
+			days:   make(map[string]*dayCounts, 1),
 			sender: make(map[[2]string]bool),
 		}
 		if len(msgs) >= bulkLoad {
@@ -94,8 +97,7 @@ func (db *DB) AppendMessages(ctx context.Context, app uint64, msgs []*store.Mess
 type batch struct {
 	t     *tx
 	app   int64
-	boxes map[string]*mailbox
-	seqs  map[pair]int64 // newest conversation seq, counting the batch so far
+	c     *msgCache // the mailboxes and conversation seqs, counting the batch so far
 	convs map[pair]*convChange
 	order []pair // of convs, first change first
 	days  map[string]*dayCounts
@@ -124,7 +126,8 @@ func (b *batch) day(d string) *dayCounts {
 
 // mailbox returns user's mailbox.
 func (b *batch) mailbox(user string) (*mailbox, error) {
-	if mb := b.boxes[user]; mb != nil {
+	k := boxKey{b.app, user}
+	if mb := b.c.boxes[k]; mb != nil {
 		return mb, nil
 	}
 	mb := &mailbox{user: user}
@@ -134,56 +137,82 @@ func (b *batch) mailbox(user string) (*mailbox, error) {
 	}
 	// No account, so an empty mailbox: DeleteUser empties it.
 	mb.missing = !found
-	b.boxes[user] = mb
+	b.c.boxes[k] = mb
 	return mb, nil
 }
 
-// bulkLoad is the batch size from which AppendMessages reads the mailboxes
-// and conversations of the batch with one statement each, rather than one a
-// mailbox and one a conversation.
+// convSeq returns the newest seq of conversation p.
+func (b *batch) convSeq(p pair) (int64, error) {
+	k := convKey{b.app, p}
+	if seq, ok := b.c.convs[k]; ok {
+		return seq, nil
+	}
+	var seq int64
+	if _, err := b.t.row(b.t.s.convSeqGet, []any{&seq}, b.app, p.a, p.b); err != nil {
+		return 0, err
+	}
+	b.c.convs[k] = seq
+	return seq, nil
+}
+
+// bulkLoad is the number of mailboxes or conversations missing from the
+// cache from which AppendMessages reads them with one statement each,
+// rather than one a mailbox and one a conversation.
 const bulkLoad = 4
 
-// load reads the mailboxes and conversation seqs of msgs. User IDs that are
-// not UTF-8 (which JSON can't carry) are left to mailbox and add.
+// load reads the mailboxes and conversation seqs of msgs that the cache
+// lacks. User IDs that are not UTF-8 (which JSON can't carry) are left to
+// mailbox and convSeq.
 func (b *batch) load(msgs []*store.Message) error {
 	t := b.t
 	var users []string
 	var pairs [][2]string
-	seenUser := make(map[string]bool)
-	seenPair := make(map[pair]bool)
+	var seenUser map[string]bool
+	var seenPair map[pair]bool
 	for _, m := range msgs {
 		if !utf8.ValidString(m.From) || !utf8.ValidString(m.To) {
 			continue
 		}
-		for _, u := range []string{m.From, m.To} {
-			if !seenUser[u] {
-				seenUser[u] = true
-				users = append(users, u)
+		for _, u := range [2]string{m.From, m.To} {
+			if b.c.boxes[boxKey{b.app, u}] != nil || seenUser[u] {
+				continue
 			}
+			if seenUser == nil {
+				seenUser = make(map[string]bool)
+			}
+			seenUser[u] = true
+			users = append(users, u)
 		}
-		if p := pairOf(m.From, m.To); !seenPair[p] {
-			seenPair[p] = true
-			pairs = append(pairs, [2]string{p.a, p.b})
+		p := pairOf(m.From, m.To)
+		if _, ok := b.c.convs[convKey{b.app, p}]; ok || seenPair[p] {
+			continue
+		}
+		if seenPair == nil {
+			seenPair = make(map[pair]bool)
+		}
+		seenPair[p] = true
+		pairs = append(pairs, [2]string{p.a, p.b})
+	}
+	if len(users) >= bulkLoad {
+		usersJSON, err := json.Marshal(users)
+		if err != nil {
+			return err
+		}
+		var (
+			user  string
+			found bool
+			mb    mailbox
+		)
+		err = t.rows(t.s.mboxLoad, []any{&user, &found, &mb.sendDay, &mb.maxSeq}, func() error {
+			b.c.boxes[boxKey{b.app, user}] = &mailbox{user: user, maxSeq: mb.maxSeq, sendDay: mb.sendDay, missing: !found}
+			return nil
+		}, b.app, string(usersJSON))
+		if err != nil {
+			return err
 		}
 	}
-	if len(users) == 0 {
+	if len(pairs) < bulkLoad {
 		return nil
-	}
-	usersJSON, err := json.Marshal(users)
-	if err != nil {
-		return err
-	}
-	var (
-		user  string
-		found bool
-		mb    mailbox
-	)
-	err = t.rows(t.s.mboxLoad, []any{&user, &found, &mb.sendDay, &mb.maxSeq}, func() error {
-		b.boxes[user] = &mailbox{user: user, maxSeq: mb.maxSeq, sendDay: mb.sendDay, missing: !found}
-		return nil
-	}, b.app, string(usersJSON))
-	if err != nil {
-		return err
 	}
 	pairsJSON, err := json.Marshal(pairs)
 	if err != nil {
@@ -194,7 +223,7 @@ func (b *batch) load(msgs []*store.Message) error {
 		seq int64
 	)
 	return t.rows(t.s.convSeqLoad, []any{&p.a, &p.b, &seq}, func() error {
-		b.seqs[p] = seq
+		b.c.convs[convKey{b.app, p}] = seq
 		return nil
 	}, b.app, string(pairsJSON))
 }
@@ -224,11 +253,9 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 		return err
 	}
 	p := pairOf(m.From, m.To)
-	seq, ok := b.seqs[p]
-	if !ok {
-		if _, err := t.row(t.s.convSeqGet, []any{&seq}, b.app, p.a, p.b); err != nil {
-			return err
-		}
+	seq, err := b.convSeq(p)
+	if err != nil {
+		return err
 	}
 	self := from == to
 	convSeq, fromSeq, toSeq := seq+1, from.maxSeq+1, to.maxSeq+1
@@ -266,7 +293,7 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 	if err := b.create(to, m); err != nil {
 		return err
 	}
-	b.seqs[p] = convSeq
+	b.c.convs[convKey{b.app, p}] = convSeq
 	from.maxSeq = fromSeq
 	to.maxSeq = toSeq
 	*out = *m
@@ -307,7 +334,7 @@ func (b *batch) finish() error {
 	}
 	for _, k := range b.senders {
 		user, day := k[0], k[1]
-		mb := b.boxes[user]
+		mb := b.c.boxes[boxKey{b.app, user}]
 		if mb.sendDay == day {
 			continue
 		}
@@ -388,7 +415,9 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 		side = "b_"
 	}
 	sql := strings.NewReplacer("x_", side).Replace
-	err := db.update(ctx, func(t *tx) error {
+	// It changes the read state of a conversation, not its seq: the message
+	// cache stays true.
+	err := db.updateKeep(ctx, func(t *tx) error {
 		var newest, read int64
 		found := false
 		err := t.rowsSQL(sql(`SELECT conv_seq, x_read FROM convs WHERE app = ?1 AND a = ?2 AND b = ?3 AND x_on`),

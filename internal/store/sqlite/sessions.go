@@ -20,7 +20,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 	s := p.Session
 	s.State, s.EndedAt, s.Kick = store.SessionActive, time.Time{}, store.Kick{}
 	var res store.LoginResult
-	err := db.update(ctx, func(t *tx) error {
+	err := db.updateKeep(ctx, func(t *tx) error {
 		u, hints, lastSession, found, err := t.user(s.App, s.UserID)
 		if err != nil {
 			return err
@@ -41,6 +41,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 		newUser := int64(0)
 		if !found {
 			newUser = 1
+			t.forgetUser(s.App, s.UserID) // it has an account now
 			if _, err := t.exec(t.s.userAddLogin, int64(s.App), s.UserID, ms(s.LoginAt), p.Day, p.Month); err != nil {
 				return err
 			}
@@ -124,7 +125,7 @@ func (db *DB) EndSession(ctx context.Context, id string, state store.SessionStat
 	if state != store.SessionLoggedOut && state != store.SessionExpired {
 		return false, fmt.Errorf("sqlite: end session %q: state %v is not logged-out or expired", id, state)
 	}
-	err = db.update(ctx, func(t *tx) error {
+	err = db.updateKeep(ctx, func(t *tx) error {
 		n, err := t.execSQL(`UPDATE sessions SET state = ?, ended_at = ? WHERE id = ? AND state = 1`,
 			int64(state), ms(at), id)
 		ended = n > 0
@@ -135,7 +136,7 @@ func (db *DB) EndSession(ctx context.Context, id string, state store.SessionStat
 
 // RenewSession implements store.Store.
 func (db *DB) RenewSession(ctx context.Context, id string, ticketTime, ticketExpire int64) error {
-	return db.update(ctx, func(t *tx) error {
+	return db.updateKeep(ctx, func(t *tx) error {
 		n, err := t.execSQL(`UPDATE sessions SET ticket_time = ?, ticket_expire = ? WHERE id = ? AND state = 1`,
 			ticketTime, ticketExpire, id)
 		if err != nil {
@@ -200,7 +201,7 @@ func (t *tx) kickAll(app uint64, userID string, k store.Kick) ([]store.Session, 
 // PurgeSessions implements store.Store.
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := db.update(ctx, func(t *tx) (err error) {
+	err := db.updateKeep(ctx, func(t *tx) (err error) {
 		n, err = t.execSQL(`DELETE FROM sessions WHERE state <> 1 AND ended_at < ?`, ms(before))
 		return err
 	})

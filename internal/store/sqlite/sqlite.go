@@ -73,10 +73,11 @@ type DB struct {
 	leading bool       // some caller is running a group, or about to
 	closed  bool
 
-	wmu sync.Mutex // guards w and ws, and serialises write transactions
+	wmu sync.Mutex // guards w, ws and mc, and serialises write transactions
 	wdb *sql.DB
 	w   *sql.Conn // the one write connection; nil once closed
 	ws  writeStmts
+	mc  msgCache
 
 	rdb *sql.DB // the read connections
 	rs  readStmts

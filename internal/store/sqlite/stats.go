@@ -12,7 +12,7 @@ const dayLayout = "2006-01-02"
 
 // RecordPeakOnline implements store.Store.
 func (db *DB) RecordPeakOnline(ctx context.Context, app uint64, day string, n int) error {
-	return db.update(ctx, func(t *tx) error {
+	return db.updateKeep(ctx, func(t *tx) error {
 		_, err := t.execSQL(`INSERT INTO day_stats (app, day, peak_online) VALUES (?, ?, ?)
 			ON CONFLICT (app, day) DO UPDATE SET peak_online = max(peak_online, excluded.peak_online)`,
 			int64(app), day, n)

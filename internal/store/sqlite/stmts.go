@@ -13,6 +13,7 @@ import (
 type writeStmts struct {
 	begin, commit, rollback        driver.Stmt
 	savepoint, release, rollbackTo driver.Stmt
+	dataVersion                    driver.Stmt
 
 	// Login
 	userGet      driver.Stmt
@@ -68,6 +69,7 @@ func (s *writeStmts) list() []wstmtDef {
 		{&s.savepoint, `SAVEPOINT w`},
 		{&s.release, `RELEASE w`},
 		{&s.rollbackTo, `ROLLBACK TO w`},
+		{&s.dataVersion, `PRAGMA data_version`},
 
 		// One row, also for a missing user (found 0), with the user's last
 		// session seq.

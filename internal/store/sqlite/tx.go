@@ -21,10 +21,14 @@ type driverConn interface {
 // without a context: a transaction is short, and finishing it is cheaper
 // than undoing it.
 type tx struct {
-	c    driverConn
-	s    *writeStmts
-	args []driver.NamedValue // reused by bind
-	vals []driver.Value      // reused by the row readers
+	c  driverConn
+	s  *writeStmts
+	mc *msgCache // the message cache; see cache
+	// mcChecked is set once the cache was checked against the database in
+	// this transaction.
+	mcChecked bool
+	args      []driver.NamedValue // reused by bind
+	vals      []driver.Value      // reused by the row readers
 }
 
 var bg = context.Background()

@@ -24,6 +24,7 @@ type op struct {
 	panic any           // what fn panicked with
 	wake  chan struct{} // receives when the op is done or is to lead
 	lead  bool          // set before wake: the op is to lead the next group
+	keep  bool          // fn keeps the message cache true (see updateKeep)
 }
 
 // update runs fn in a write transaction, committed when fn returns nil, and
@@ -33,10 +34,22 @@ type op struct {
 // fails after fn returned nil, update returns the commit's error, so what fn
 // found counts only when update returns nil.
 func (db *DB) update(ctx context.Context, fn func(*tx) error) error {
+	return db.updateOp(ctx, fn, false)
+}
+
+// updateKeep is update for a write that keeps the message cache (see
+// msgCache) true: it changes no mailbox, conversation seq, account's
+// existence or send day, or tells the cache what it changed. After any
+// other write the cache is emptied.
+func (db *DB) updateKeep(ctx context.Context, fn func(*tx) error) error {
+	return db.updateOp(ctx, fn, true)
+}
+
+func (db *DB) updateOp(ctx context.Context, fn func(*tx) error, keep bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	o := &op{ctx: ctx, fn: fn, wake: make(chan struct{}, 1), keep: keep}
 	db.qmu.Lock()
 	if db.closed {
 		db.qmu.Unlock()
@@ -94,7 +107,7 @@ func (db *DB) runGroup(group []*op) {
 		if !ok {
 			return fmt.Errorf("sqlite: driver connection %T cannot execute with a context", dc)
 		}
-		t := &tx{c: c, s: &db.ws}
+		t := &tx{c: c, s: &db.ws, mc: &db.mc}
 		if db.ckpt.restartWanted() {
 			if _, err := t.execSQL("PRAGMA wal_checkpoint(RESTART)"); err != nil {
 				// The WAL stays long, and the checkpointer asks again.
@@ -126,12 +139,14 @@ func (t *tx) runGroup(group []*op) bool {
 	abort := func(ops []*op, err error) bool {
 		failAll(ops, err)
 		t.exec(t.s.rollback)
+		t.mc.clear()
 		return false
 	}
 	if _, err := t.exec(t.s.begin); err != nil {
 		failAll(group, fmt.Errorf("sqlite: begin: %w", err))
 		return false
 	}
+	t.mcChecked = false
 	if len(group) == 1 {
 		o := group[0]
 		if o.err = o.ctx.Err(); o.err == nil {
@@ -139,6 +154,7 @@ func (t *tx) runGroup(group []*op) bool {
 		}
 		if o.err != nil || o.panic != nil {
 			t.exec(t.s.rollback)
+			t.mc.clear()
 			return false
 		}
 	} else {
@@ -168,12 +184,16 @@ func (t *tx) runGroup(group []*op) bool {
 	return true
 }
 
-// run calls o.fn, catching a panic.
+// run calls o.fn, catching a panic. A write that may have made the message
+// cache untrue empties it.
 func (o *op) run(t *tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			o.panic = p
 			err = fmt.Errorf("sqlite: panic in a write: %v", p)
+		}
+		if !o.keep || err != nil {
+			t.mc.clear()
 		}
 	}()
 	return o.fn(t)
