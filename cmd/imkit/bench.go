@@ -696,6 +696,7 @@ func runBenchMsg(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "uncounted first round")
 	fs.DurationVar(&cfg.Duration, "duration", 3*time.Second, "length of a round")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds")
+	procs := fs.Int("client-procs", 1, "GOMAXPROCS of the clients when the server runs in another process (0: the Go default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -707,6 +708,17 @@ func runBenchMsg(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer srv.close()
+	if !t.inprocess {
+		// The clients need a fraction of a core. On one P their goroutines
+		// hand work to each other without waking other threads, which
+		// costs CPU the server could use and delays the reads that
+		// timestamp arrivals; a larger GC target (the heap is a few MB)
+		// makes collections rarer.
+		if *procs > 0 {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*procs))
+		}
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	cfg.Target, cfg.Dialer, cfg.ServerPID = srv.target, t.dialer(), srv.pid
 	cfg.Progress = func(r bench.MsgRound) {
 		fmt.Fprintf(env.Stdout, "  round: %6.0f acked/s %6.0f delivered/s  latency p50 %-9s p99 %-9s max %-9s ack p50 %-9s p99 %-9s CPU/msg server %s client %s, server waited for CPU %.0f%%%s\n",
