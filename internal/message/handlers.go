@@ -17,9 +17,12 @@ func (s *Service) Register(g *gateway.Gateway) {
 
 func (s *Service) handleSend(c *gateway.Conn, f *protocol.Frame) {
 	var req protocol.SendRequest
-	if err := protocol.DecodeData(f.Data, &req); err != nil {
-		c.ReplyError(f.ID, err)
-		return
+	if !decodeSend(f.Data, &req) {
+		req = protocol.SendRequest{}
+		if err := protocol.DecodeData(f.Data, &req); err != nil {
+			c.ReplyError(f.ID, err)
+			return
+		}
 	}
 	sess, id := c.Session(), f.ID
 	err := s.Submit(sess.App, sess.UserID, sess.ID, &req, func(m *store.Message, err error) {
@@ -27,7 +30,7 @@ func (s *Service) handleSend(c *gateway.Conn, f *protocol.Frame) {
 			c.ReplyErr(id, "send", err)
 			return
 		}
-		c.Reply(id, protocol.SendReply{MsgID: m.ID, Seq: m.FromSeq, ConvSeq: m.ConvSeq, Time: m.Time, Dup: m.Dup})
+		c.Reply(id, sendReply(m)) // protocol.SendReply
 	})
 	if err != nil {
 		c.ReplyErr(id, "send", err)

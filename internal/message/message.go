@@ -239,11 +239,8 @@ func validate(from string, req *protocol.SendRequest) ([]byte, error) {
 	if size > protocol.MaxMessageSize {
 		return nil, imkit.Errorf(imkit.ErrSvrBodySizeLimit, "message body is %d bytes, more than %d", size, protocol.MaxMessageSize)
 	}
-	body, err := json.Marshal(req.Elems)
-	if err != nil {
-		return nil, imkit.Errorf(imkit.ErrInvalidMsgElem, "elements: %v", err)
-	}
-	return body, nil
+	// What json.Marshal(req.Elems) gives; appendPush relies on it.
+	return appendElems(make([]byte, 0, 32+size), req.Elems), nil
 }
 
 // newKey returns a message key in Tencent's MsgKey shape,
@@ -351,13 +348,9 @@ func (s *Service) deliverLoop() {
 // sender's other instances, each copy with its owner's mailbox seq.
 func (s *Service) push(ctx context.Context, app uint64, p *pending) {
 	m := &p.msg
-	if f, err := protocol.AppendPush(nil, protocol.PushMsg, wire(m, m.ToSeq)); err == nil {
-		s.router.Deliver(ctx, app, m.To, f, "")
-	}
+	s.router.Deliver(ctx, app, m.To, appendPush(nil, m, m.ToSeq), "")
 	if !p.noPush {
-		if f, err := protocol.AppendPush(nil, protocol.PushMsg, wire(m, m.FromSeq)); err == nil {
-			s.router.Deliver(ctx, app, m.From, f, p.except)
-		}
+		s.router.Deliver(ctx, app, m.From, appendPush(nil, m, m.FromSeq), p.except)
 	}
 }
 

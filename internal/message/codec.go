@@ -1,0 +1,387 @@
+package message
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/protocol"
+)
+
+// The send path's JSON, written by hand: a send request is decoded once
+// (encoding/json scanned it twice more, for validity and to decode), the
+// stored body and the reply are encoded without reflection, and a push
+// inserts the body as it is (encoding/json scanned a json.RawMessage again
+// to compact it). Each function gives exactly what encoding/json gives, or
+// reports that it cannot and the caller uses encoding/json; the fuzz tests
+// compare the two.
+
+// decodeSend decodes a send request's payload into req when it is in the
+// plain form clients send: the keys of SendRequest and Elem spelled exactly,
+// each once, strings without escapes, random a plain number. It reports
+// false for anything else (which encoding/json then decodes, or refuses),
+// leaving req in an unspecified state.
+func decodeSend(b []byte, req *protocol.SendRequest) bool {
+	d := decoder{b: b}
+	var seen uint8
+	ok := d.object(func(key string) bool {
+		var bit uint8
+		switch key {
+		case "to":
+			bit = 1
+			req.To, d.ok = d.str()
+		case "clientMsgID":
+			bit = 2
+			req.ClientMsgID, d.ok = d.str()
+		case "random":
+			bit = 4
+			var n uint64
+			n, d.ok = d.uint(10)
+			if n > 1<<32-1 {
+				return false
+			}
+			req.Random = uint32(n)
+		case "elems":
+			bit = 8
+			req.Elems = req.Elems[:0]
+			d.ok = d.array(func() bool {
+				req.Elems = append(req.Elems, protocol.Elem{})
+				return d.elem(&req.Elems[len(req.Elems)-1])
+			})
+			if d.ok && req.Elems == nil {
+				req.Elems = []protocol.Elem{}
+			}
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return d.ok
+	})
+	return ok && d.end()
+}
+
+// elem decodes one element of a send request.
+func (d *decoder) elem(e *protocol.Elem) bool {
+	var seen uint8
+	return d.object(func(key string) bool {
+		var bit uint8
+		var p *string
+		switch key {
+		case "type":
+			bit, p = 1, &e.Type
+		case "text":
+			bit, p = 2, &e.Text
+		case "data":
+			bit, p = 4, &e.Data
+		case "desc":
+			bit, p = 8, &e.Desc
+		case "ext":
+			bit, p = 16, &e.Ext
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		*p, d.ok = d.str()
+		return d.ok
+	})
+}
+
+// decoder reads the plain JSON decodeSend accepts.
+type decoder struct {
+	b  []byte
+	i  int
+	ok bool
+}
+
+func (d *decoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// end reports whether only white space is left.
+func (d *decoder) end() bool {
+	d.space()
+	return d.i == len(d.b)
+}
+
+// object reads an object, calling member with each key once the reader is
+// at its value; member reads the value and reports whether it could.
+func (d *decoder) object(member func(key string) bool) bool {
+	d.space()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return false
+	}
+	d.i++
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return true
+	}
+	for {
+		d.space()
+		key, ok := d.raw()
+		if !ok {
+			return false
+		}
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return false
+		}
+		d.i++
+		d.space()
+		if !member(string(key)) {
+			return false
+		}
+		d.space()
+		if d.i >= len(d.b) {
+			return false
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// array reads an array, calling item for each element.
+func (d *decoder) array(item func() bool) bool {
+	d.space()
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		return false
+	}
+	d.i++
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return true
+	}
+	for {
+		if !item() {
+			return false
+		}
+		d.space()
+		if d.i >= len(d.b) {
+			return false
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+			d.space()
+		case ']':
+			d.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// raw reads a string without escapes, of valid UTF-8 and no control
+// characters, and returns its bytes.
+func (d *decoder) raw() ([]byte, bool) {
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return nil, false
+	}
+	start := d.i + 1
+	ascii := true
+	for j := start; j < len(d.b); j++ {
+		switch c := d.b[j]; {
+		case c == '"':
+			s := d.b[start:j]
+			if !ascii && !utf8.Valid(s) {
+				return nil, false
+			}
+			d.i = j + 1
+			return s, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func (d *decoder) str() (string, bool) {
+	s, ok := d.raw()
+	return string(s), ok
+}
+
+// uint reads a number of at most digits digits, without sign, fraction or
+// exponent.
+func (d *decoder) uint(digits int) (uint64, bool) {
+	var n uint64
+	j := d.i
+	for ; j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9'; j++ {
+		n = n*10 + uint64(d.b[j]-'0')
+	}
+	if k := j - d.i; k == 0 || k > digits || k > 1 && d.b[d.i] == '0' {
+		return 0, false
+	}
+	if j < len(d.b) && (d.b[j] == '.' || d.b[j] == 'e' || d.b[j] == 'E') {
+		return 0, false
+	}
+	d.i = j
+	return n, true
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as encoding/json encodes a string (with HTML
+// escaping, as json.Marshal does).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendElems appends elems as json.Marshal encodes them: the body of a
+// stored message.
+func appendElems(dst []byte, elems []protocol.Elem) []byte {
+	if elems == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i := range elems {
+		e := &elems[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"type":`...)
+		dst = appendString(dst, e.Type)
+		if e.Text != "" {
+			dst = append(dst, `,"text":`...)
+			dst = appendString(dst, e.Text)
+		}
+		if e.Data != "" {
+			dst = append(dst, `,"data":`...)
+			dst = appendString(dst, e.Data)
+		}
+		if e.Desc != "" {
+			dst = append(dst, `,"desc":`...)
+			dst = appendString(dst, e.Desc)
+		}
+		if e.Ext != "" {
+			dst = append(dst, `,"ext":`...)
+			dst = appendString(dst, e.Ext)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+// sendReply encodes the reply to a send as json.Marshal encodes a
+// protocol.SendReply.
+func sendReply(m *store.Message) json.RawMessage {
+	b := make([]byte, 0, 64+len(m.ID))
+	b = append(b, `{"msgID":`...)
+	b = appendString(b, m.ID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, m.FromSeq, 10)
+	b = append(b, `,"convSeq":`...)
+	b = strconv.AppendUint(b, m.ConvSeq, 10)
+	b = append(b, `,"time":`...)
+	b = strconv.AppendInt(b, m.Time, 10)
+	if m.Dup {
+		b = append(b, `,"dup":true`...)
+	}
+	return append(b, '}')
+}
+
+// appendPush appends the push of m with seq, the frame
+// protocol.AppendPush(dst, protocol.PushMsg, wire(m, seq)) gives. The body
+// is inserted as it is: it is always appendElems' output (see validate),
+// compact and escaped as encoding/json would make it.
+func appendPush(dst []byte, m *store.Message, seq uint64) []byte {
+	if dst == nil {
+		dst = make([]byte, 0, 160+len(m.ID)+len(m.ClientMsgID)+len(m.From)+len(m.To)+len(m.Body))
+	}
+	dst = append(dst, `{"op":"msg","data":{"msgID":`...)
+	dst = appendString(dst, m.ID)
+	dst = append(dst, `,"clientMsgID":`...)
+	dst = appendString(dst, m.ClientMsgID)
+	dst = append(dst, `,"from":`...)
+	dst = appendString(dst, m.From)
+	dst = append(dst, `,"to":`...)
+	dst = appendString(dst, m.To)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"convSeq":`...)
+	dst = strconv.AppendUint(dst, m.ConvSeq, 10)
+	dst = append(dst, `,"time":`...)
+	dst = strconv.AppendInt(dst, m.Time, 10)
+	if m.Random != 0 {
+		dst = append(dst, `,"random":`...)
+		dst = strconv.AppendUint(dst, uint64(m.Random), 10)
+	}
+	dst = append(dst, `,"elems":`...)
+	if m.Body == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, m.Body...)
+	}
+	return append(dst, "}}"...)
+}
