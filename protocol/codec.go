@@ -143,13 +143,16 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// decodeSimple parses, without encoding/json, the frames that carry nothing
-// but an id and an op: {"id":7,"op":"ping"}, in either order, with JSON
-// white space, the op of ASCII letters, digits, '.' and '_'. Those are the
-// heartbeats, the frames an idle connection reads: decoding them with
-// encoding/json grows every idle connection's stack. It reports false for
-// any other input, which then takes the general path (a fuzz test checks the
-// two agree).
+// decodeSimple parses, without encoding/json, the frames that carry an id,
+// an op and a payload: {"id":7,"op":"ping"} or {"id":7,"op":"send","data":
+// {...}}, the keys in any order, each once, with JSON white space, the op of
+// ASCII letters, digits, '.' and '_', the payload any JSON value of valid
+// UTF-8 nested at most maxSimpleDepth deep. Those are the heartbeats, the
+// frames an idle connection reads (decoding them with encoding/json grows
+// every idle connection's stack), and the requests: encoding/json scanned a
+// request twice (to validate, then to decode). It reports false for any
+// other input, which then takes the general path (a fuzz test checks the two
+// agree).
 func decodeSimple(b []byte) (Frame, bool) {
 	var f Frame
 	i := skipSpace(b, 0)
@@ -194,6 +197,17 @@ func decodeSimple(b []byte) (Frame, bool) {
 				return f, false
 			}
 			f.Op, i = op, j
+		case "data":
+			if seen&4 != 0 {
+				return f, false
+			}
+			seen |= 4
+			j, ok := skipValue(b, i, 0)
+			if !ok || !utf8.Valid(b[i:j]) {
+				return f, false
+			}
+			// A copy, as json.RawMessage makes: b may be a reused buffer.
+			f.Data, i = append(json.RawMessage(nil), b[i:j]...), j
 		default:
 			return f, false
 		}
@@ -237,4 +251,151 @@ func simpleString(b []byte, i int) (string, int, bool) {
 		return "", i, false
 	}
 	return string(b[i+1 : j]), j + 1, true
+}
+
+// maxSimpleDepth bounds the nesting of the payloads decodeSimple reads.
+const maxSimpleDepth = 32
+
+// skipValue returns the index after the JSON value at b[i], and whether
+// there is a valid one (by the grammar of RFC 8259, as encoding/json
+// checks it; UTF-8 is the caller's).
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		if depth >= maxSimpleDepth {
+			return i, false
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == end {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if c == '{' {
+				if i, ok = skipString(b, i); !ok {
+					return i, false
+				}
+				i = skipSpace(b, i)
+				if i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i, ok = skipValue(b, i, depth+1); !ok {
+				return i, false
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case ',':
+				i = skipSpace(b, i+1)
+			case end:
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case c == '"':
+		return skipString(b, i)
+	case c == '-' || c >= '0' && c <= '9':
+		return skipNumber(b, i)
+	case c == 't':
+		return skipLiteral(b, i, "true")
+	case c == 'f':
+		return skipLiteral(b, i, "false")
+	case c == 'n':
+		return skipLiteral(b, i, "null")
+	}
+	return i, false
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// skipString returns the index after the JSON string at b[i].
+func skipString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i < 5 {
+					return i, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, false
+					}
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		}
+	}
+	return i, false
+}
+
+// skipNumber returns the index after the JSON number at b[i].
+func skipNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) (int, bool) {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		return j, j > i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else {
+		var ok bool
+		if i, ok = digits(i); !ok {
+			return i, false
+		}
+	}
+	if i < len(b) && b[i] == '.' {
+		var ok bool
+		if i, ok = digits(i + 1); !ok {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		var ok bool
+		if i, ok = digits(i); !ok {
+			return i, false
+		}
+	}
+	return i, true
 }

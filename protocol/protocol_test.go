@@ -201,3 +201,15 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeFrame decodes a send request, the frame a busy connection
+// reads most.
+func BenchmarkDecodeFrame(b *testing.B) {
+	frame := []byte(`{"id":1234,"op":"send","data":{"to":"msg124","clientMsgID":"k3j2h4-1234","elems":[{"type":"text","text":"1732791234567890123 xxxxxxxxxxxx"}]}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := protocol.DecodeFrame(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
