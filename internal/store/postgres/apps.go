@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
 const appCols = `sdk_app_id, key, admin, policy, max_instances, webhook_url, created_at`
@@ -20,7 +18,7 @@ const appCols = `sdk_app_id, key, admin, policy, max_instances, webhook_url, cre
 func (db *DB) CreateApp(ctx context.Context, a store.App) error {
 	ct, err := db.pool.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING`,
-		int64(a.SDKAppID), a.Key, a.Admin, int64(a.Policy), formatLimits(a.MaxInstances), a.WebhookURL, ms(a.CreatedAt))
+		int64(a.SDKAppID), a.Key, a.Admin, int64(a.Policy), sqlrows.FormatLimits(a.MaxInstances), a.WebhookURL, sqlrows.Millis(a.CreatedAt))
 	if err != nil {
 		return err
 	}
@@ -60,7 +58,7 @@ func (db *DB) Apps(ctx context.Context) ([]store.App, error) {
 // UpdateApp implements store.Store.
 func (db *DB) UpdateApp(ctx context.Context, a store.App) error {
 	ct, err := db.pool.Exec(ctx, `UPDATE apps SET policy = $1, max_instances = $2, webhook_url = $3 WHERE sdk_app_id = $4`,
-		int64(a.Policy), formatLimits(a.MaxInstances), a.WebhookURL, int64(a.SDKAppID))
+		int64(a.Policy), sqlrows.FormatLimits(a.MaxInstances), a.WebhookURL, int64(a.SDKAppID))
 	if err != nil {
 		return err
 	}
@@ -81,47 +79,10 @@ func scanApp(row pgx.Row) (store.App, error) {
 	}
 	a.SDKAppID = uint64(id)
 	a.Policy = imkit.LoginPolicy(policy)
-	a.CreatedAt = fromMS(at)
+	a.CreatedAt = sqlrows.FromMillis(at)
 	var err error
-	if a.MaxInstances, err = parseLimits(limits); err != nil {
+	if a.MaxInstances, err = sqlrows.ParseLimits(limits); err != nil {
 		return store.App{}, fmt.Errorf("app %d: %w", a.SDKAppID, err)
 	}
 	return a, nil
-}
-
-// formatLimits encodes per-platform instance limits as "1=3,7=10" (platform
-// numbers, ascending), as the sqlite engine does.
-func formatLimits(m map[imkit.Platform]int) string {
-	ps := make([]imkit.Platform, 0, len(m))
-	for p := range m {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	var b strings.Builder
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(int(p)))
-		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(m[p]))
-	}
-	return b.String()
-}
-
-func parseLimits(s string) (map[imkit.Platform]int, error) {
-	if s == "" {
-		return nil, nil
-	}
-	m := make(map[imkit.Platform]int)
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		p, err1 := strconv.ParseUint(k, 10, 8)
-		n, err2 := strconv.Atoi(v)
-		if !ok || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("bad instance limits %q", s)
-		}
-		m[imkit.Platform(p)] = n
-	}
-	return m, nil
 }

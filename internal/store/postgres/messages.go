@@ -7,12 +7,12 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
 // pair is a conversation, named by its two users in order (a <= b).
@@ -23,14 +23,6 @@ func pairOf(x, y string) pair {
 		return pair{x, y}
 	}
 	return pair{y, x}
-}
-
-// dayOf returns the statistics day of m.
-func dayOf(m *store.Message) string {
-	if m.Day != "" {
-		return m.Day
-	}
-	return time.UnixMilli(m.Time).UTC().Format(dayLayout)
 }
 
 // AppendMessages implements store.Store, in one transaction of two round
@@ -182,14 +174,14 @@ func (b *batch) run(ctx context.Context) error {
 				LIMIT 1) m`,
 			b.app, froms, ids).
 			Query(func(rows pgx.Rows) error {
-				var f entryFields
-				dests := f.dests()
+				var f sqlrows.Entry
+				dests := f.Dests()
 				for rows.Next() {
 					if err := rows.Scan(dests...); err != nil {
 						return err
 					}
-					e := f.entry(f.from)
-					stored[clientKey{e.From, e.ClientMsgID}] = e.Message
+					e := f.Message()
+					stored[clientKey{e.From, e.ClientMsgID}] = e
 				}
 				return rows.Err()
 			})
@@ -265,7 +257,7 @@ func (b *batch) run(ctx context.Context) error {
 		default:
 			c.unreadB++
 		}
-		d := dayOf(m)
+		d := sqlrows.MessageDay(m)
 		day(d).messages++
 		senders[[2]string{d, m.From}] = true
 	}
@@ -281,7 +273,7 @@ func (b *batch) run(ctx context.Context) error {
 		for i, u := range create {
 			m := createAt[u]
 			ats[i] = m.Time
-			day(dayOf(m)).newUsers++
+			day(sqlrows.MessageDay(m)).newUsers++
 		}
 		var n int64
 		t.queue(`INSERT INTO users (app, user_id, created_at)
@@ -409,59 +401,21 @@ func (c *convRows) queue(t *tx, app int64) {
 		app, c.a, c.b, c.convSeq, c.time, c.first, c.ua, c.ub)
 }
 
-// entryColsM are the columns entryFields reads, of messages m.
+// entryColsM are the columns sqlrows.Entry reads, of messages m.
 const entryColsM = `m.a, m.b, m.conv_seq, m.from_user, m.from_seq, m.to_seq, m.msg_key, m.client_msg_id,
 	m.random, m.time, m.body`
-
-// entryFields are the destinations of entryColsM.
-type entryFields struct {
-	a, b, from, key                       string
-	convSeq, fromSeq, toSeq, random, time int64
-	clientID, body                        []byte
-}
-
-func (f *entryFields) dests() []any {
-	return []any{&f.a, &f.b, &f.convSeq, &f.from, &f.fromSeq, &f.toSeq, &f.key, &f.clientID, &f.random, &f.time, &f.body}
-}
-
-// entry returns the message as owner's mailbox holds it.
-func (f *entryFields) entry(owner string) store.Entry {
-	to := f.a
-	if f.from == f.a {
-		to = f.b
-	}
-	e := store.Entry{Message: store.Message{
-		ID:          f.key,
-		ClientMsgID: string(f.clientID),
-		From:        f.from,
-		To:          to,
-		Random:      uint32(f.random),
-		Time:        f.time,
-		ConvSeq:     uint64(f.convSeq),
-		FromSeq:     uint64(f.fromSeq),
-		ToSeq:       uint64(f.toSeq),
-	}}
-	if len(f.body) > 0 {
-		e.Body = f.body // Scan allocates a new one for each row
-	}
-	e.Seq = e.ToSeq
-	if owner == f.from {
-		e.Seq = e.FromSeq
-	}
-	return e
-}
 
 // scanEntries reads entryColsM rows of owner's mailbox and closes rows.
 func scanEntries(owner string, rows pgx.Rows) ([]store.Entry, error) {
 	defer rows.Close()
 	var es []store.Entry
-	var f entryFields
-	dests := f.dests()
+	var f sqlrows.Entry
+	dests := f.Dests()
 	for rows.Next() {
 		if err := rows.Scan(dests...); err != nil {
 			return nil, err
 		}
-		es = append(es, f.entry(owner))
+		es = append(es, f.Entry(owner))
 	}
 	return es, rows.Err()
 }
@@ -554,14 +508,14 @@ func (db *DB) Conversations(ctx context.Context, app uint64, owner string, after
 	defer rows.Close()
 	var (
 		cs []store.Conversation
-		f  convFields
+		f  sqlrows.Conversation
 	)
-	dests := f.dests()
+	dests := f.Dests()
 	for rows.Next() {
 		if err := rows.Scan(dests...); err != nil {
 			return nil, err
 		}
-		cs = append(cs, f.conversation(owner))
+		cs = append(cs, f.Conversation(owner))
 	}
 	return cs, rows.Err()
 }
@@ -613,37 +567,14 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 			FROM u JOIN messages m ON m.app = $1 AND m.a = $2 AND m.b = $3 AND m.conv_seq = u.conv_seq`),
 			int64(app), p.a, p.b, read, peer).
 			QueryRow(func(row pgx.Row) error {
-				var f convFields
-				if err := row.Scan(f.dests()...); err != nil {
+				var f sqlrows.Conversation
+				if err := row.Scan(f.Dests()...); err != nil {
 					return fmt.Errorf("postgres: conversation of %q with %q: %w", owner, peer, err)
 				}
-				conv = f.conversation(owner)
+				conv = f.Conversation(owner)
 				return nil
 			})
 		return nil
 	})
 	return conv, err
-}
-
-// convFields are the destinations of a conversation row with its last
-// message's entryColsM.
-type convFields struct {
-	peer                        string
-	convSeq, read, unread, time int64
-	last                        entryFields
-}
-
-func (f *convFields) dests() []any {
-	return append([]any{&f.peer, &f.convSeq, &f.read, &f.unread, &f.time}, f.last.dests()...)
-}
-
-func (f *convFields) conversation(owner string) store.Conversation {
-	return store.Conversation{
-		Peer:    f.peer,
-		Last:    f.last.entry(owner),
-		ConvSeq: uint64(f.convSeq),
-		ReadSeq: uint64(f.read),
-		Unread:  int(f.unread),
-		Time:    f.time,
-	}
 }

@@ -340,20 +340,3 @@ func isUnique(err error, constraint string) bool {
 }
 
 // Times are stored as Unix milliseconds; 0 is the zero time.
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
-// truncMS returns t as it is read back from the database.
-func truncMS(t time.Time) time.Time { return fromMS(ms(t)) }

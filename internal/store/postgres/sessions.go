@@ -11,11 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
-// sessionCols are the columns sessionFields reads.
+// sessionCols are the columns sqlrows.Session reads.
 const sessionCols = `n, id, app, user_id, platform, instance_id, login_at, ticket_time, ticket_expire,
 	state, ended_at, kick_reason, kick_platform, kick_at`
 
@@ -29,7 +29,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 	var res store.LoginResult
 	err := db.update(ctx, func(t *tx) error {
 		res = store.LoginResult{}
-		u, active, created, err := t.lockUser(ctx, s.App, s.UserID, ms(s.LoginAt))
+		u, active, created, err := t.lockUser(ctx, s.App, s.UserID, sqlrows.Millis(s.LoginAt))
 		if err != nil {
 			return err
 		}
@@ -51,12 +51,12 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 				continue // not active, or named twice
 			}
 			ks := active[i]
-			ks.State, ks.EndedAt = store.SessionKicked, truncMS(k.Kick.At)
+			ks.State, ks.EndedAt = store.SessionKicked, sqlrows.TruncMillis(k.Kick.At)
 			ks.Kick = store.Kick{Reason: k.Kick.Reason, Platform: k.Kick.Platform, At: ks.EndedAt}
 			named = append(named, ks)
 			active = slices.Delete(active, i, i+1)
 			ids = append(ids, ks.ID)
-			ats = append(ats, ms(k.Kick.At))
+			ats = append(ats, sqlrows.Millis(k.Kick.At))
 			reasons = append(reasons, int64(k.Kick.Reason))
 			kickers = append(kickers, int64(k.Kick.Platform))
 		}
@@ -86,7 +86,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 		}
 		t.queue(`INSERT INTO sessions (id, app, user_id, platform, instance_id, login_at, ticket_time, ticket_expire, state)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)`,
-			s.ID, int64(s.App), s.UserID, int64(s.Platform), s.InstanceID, ms(s.LoginAt), s.TicketTime, s.TicketExpire)
+			s.ID, int64(s.App), s.UserID, int64(s.Platform), s.InstanceID, sqlrows.Millis(s.LoginAt), s.TicketTime, s.TicketExpire)
 		newUser := int64(0)
 		if created {
 			newUser = 1
@@ -140,7 +140,7 @@ func (t *tx) lockUser(ctx context.Context, app uint64, userID string, createdMS 
 					return nil
 				}
 				found = err == nil
-				u.App, u.UserID, u.CreatedAt = app, userID, fromMS(created)
+				u.App, u.UserID, u.CreatedAt = app, userID, sqlrows.FromMillis(created)
 				return err
 			})
 		t.queueActive(app, userID, &active)
@@ -166,7 +166,7 @@ func (t *tx) lockUser(ctx context.Context, app uint64, userID string, createdMS 
 			return store.User{}, nil, false, err
 		}
 		if created {
-			return store.User{App: app, UserID: userID, CreatedAt: fromMS(createdMS)}, active, true, nil
+			return store.User{App: app, UserID: userID, CreatedAt: sqlrows.FromMillis(createdMS)}, active, true, nil
 		}
 		// Another transaction created it meanwhile: lock it.
 	}
@@ -225,7 +225,7 @@ func (db *DB) EndSession(ctx context.Context, id string, state store.SessionStat
 		return false, fmt.Errorf("postgres: end session %q: state %v is not logged-out or expired", id, state)
 	}
 	ct, err := db.pool.Exec(ctx, `UPDATE sessions SET state = $1, ended_at = $2 WHERE id = $3 AND state = 1`,
-		int64(state), ms(at), id)
+		int64(state), sqlrows.Millis(at), id)
 	if err != nil {
 		return false, err
 	}
@@ -278,7 +278,7 @@ func (db *DB) KickUser(ctx context.Context, app uint64, userID string, k store.K
 func (t *tx) queueKickAll(app uint64, userID string, k store.Kick, out *[]store.Session) {
 	t.queue(`UPDATE sessions SET state = 3, ended_at = $3, kick_reason = $4, kick_platform = $5, kick_at = $3
 		WHERE app = $1 AND user_id = $2 AND state = 1 RETURNING `+sessionCols,
-		int64(app), userID, ms(k.At), int64(k.Reason), int64(k.Platform)).
+		int64(app), userID, sqlrows.Millis(k.At), int64(k.Reason), int64(k.Platform)).
 		Query(func(rows pgx.Rows) error {
 			ss, ns, err := scanSessions(rows)
 			if err != nil {
@@ -306,7 +306,7 @@ func (t *tx) queueKickAll(app uint64, userID string, k store.Kick, out *[]store.
 
 // PurgeSessions implements store.Store.
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time) (int, error) {
-	ct, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE state <> 1 AND ended_at < $1`, ms(before))
+	ct, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE state <> 1 AND ended_at < $1`, sqlrows.Millis(before))
 	if err != nil {
 		return 0, err
 	}
@@ -320,49 +320,18 @@ func scanSessions(rows pgx.Rows) ([]store.Session, []int64, error) {
 	var (
 		ss []store.Session
 		ns []int64
-		f  sessionFields
+		f  sqlrows.Session
 	)
-	dests := f.dests()
+	dests := f.Dests()
 	for rows.Next() {
 		if err := rows.Scan(dests...); err != nil {
 			return nil, nil, err
 		}
-		ss = append(ss, f.session())
-		ns = append(ns, f.n)
+		ss = append(ss, f.Session())
+		ns = append(ns, f.N)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
 	return ss, ns, nil
-}
-
-// sessionFields are the destinations of sessionCols.
-type sessionFields struct {
-	n, app, platform, loginAt, ticketTime, ticketExpire int64
-	state, endedAt, kickReason, kickPlatform, kickAt    int64
-	id, userID, instanceID                              string
-}
-
-func (f *sessionFields) dests() []any {
-	return []any{&f.n, &f.id, &f.app, &f.userID, &f.platform, &f.instanceID, &f.loginAt,
-		&f.ticketTime, &f.ticketExpire, &f.state, &f.endedAt, &f.kickReason, &f.kickPlatform, &f.kickAt}
-}
-
-func (f *sessionFields) session() store.Session {
-	s := store.Session{
-		ID:           f.id,
-		App:          uint64(f.app),
-		UserID:       f.userID,
-		Platform:     imkit.Platform(f.platform),
-		InstanceID:   f.instanceID,
-		LoginAt:      fromMS(f.loginAt),
-		TicketTime:   f.ticketTime,
-		TicketExpire: f.ticketExpire,
-		State:        store.SessionState(f.state),
-		EndedAt:      fromMS(f.endedAt),
-	}
-	if s.State == store.SessionKicked {
-		s.Kick = store.Kick{Reason: imkit.KickReason(f.kickReason), Platform: imkit.Platform(f.kickPlatform), At: fromMS(f.kickAt)}
-	}
-	return s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
 // User implements store.Store.
@@ -26,7 +27,7 @@ func (db *DB) User(ctx context.Context, app uint64, userID string) (store.User, 
 	if err != nil {
 		return store.User{}, err
 	}
-	u.CreatedAt = fromMS(created)
+	u.CreatedAt = sqlrows.FromMillis(created)
 	return u, nil
 }
 
@@ -48,7 +49,7 @@ func (db *DB) ImportUser(ctx context.Context, u store.User, day string) (created
 				ON CONFLICT (app, day, shard) DO UPDATE SET new_users = d.new_users + 1
 			)
 			SELECT EXISTS (SELECT 1 FROM upd), EXISTS (SELECT 1 FROM ins)`,
-			int64(u.App), u.UserID, u.Nick, u.FaceURL, ms(u.CreatedAt), day, t.shard).
+			int64(u.App), u.UserID, u.Nick, u.FaceURL, sqlrows.Millis(u.CreatedAt), day, t.shard).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&updated, &inserted) })
 		if err := t.send(ctx); err != nil {
 			return err

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
 // mailbox is what AppendMessages knows of one user's mailbox.
@@ -105,14 +105,6 @@ type batch struct {
 	// senders lists them in order.
 	sender  map[[2]string]bool
 	senders [][2]string
-}
-
-// dayOf returns the statistics day of m.
-func dayOf(m *store.Message) string {
-	if m.Day != "" {
-		return m.Day
-	}
-	return time.UnixMilli(m.Time).UTC().Format(dayLayout)
 }
 
 func (b *batch) day(d string) *dayCounts {
@@ -237,7 +229,7 @@ func (b *batch) create(mb *mailbox, m *store.Message) error {
 		return err
 	}
 	mb.missing = false
-	b.day(dayOf(m)).newUsers++
+	b.day(sqlrows.MessageDay(m)).newUsers++
 	return nil
 }
 
@@ -274,15 +266,15 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 	if n == 0 {
 		// It hit the (From, ClientMsgID) index: a duplicate. Answer with
 		// the stored message.
-		var f entryFields
-		found, err := t.row(t.s.msgByClientID, f.dests(), b.app, m.From, m.ClientMsgID)
+		var f sqlrows.Entry
+		found, err := t.row(t.s.msgByClientID, f.Dests(), b.app, m.From, m.ClientMsgID)
 		if err != nil {
 			return err
 		}
 		if m.ClientMsgID == "" || !found {
 			return fmt.Errorf("sqlite: append messages: conversation seq %d of %q and %q is taken", convSeq, p.a, p.b)
 		}
-		*out = f.entry(m.From).Message
+		*out = f.Message()
 		out.Dup, out.Day = true, m.Day
 		return nil
 	}
@@ -314,7 +306,7 @@ func (b *batch) add(m *store.Message, out *store.Message) error {
 		c.unreadB++
 	}
 
-	d := dayOf(m)
+	d := sqlrows.MessageDay(m)
 	b.day(d).messages++
 	if k := [2]string{m.From, d}; !b.sender[k] {
 		b.sender[k] = true
@@ -438,60 +430,22 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 			WHERE app = ?1 AND a = ?2 AND b = ?3`), int64(app), p.a, p.b, read, peer); err != nil {
 			return err
 		}
-		var f convFields
+		var f sqlrows.Conversation
 		found = false
 		err = t.rowsSQL(sql(`SELECT ?4, c.conv_seq, c.x_read, c.x_unread, c.time, `+entryColsM+`
 			FROM convs c JOIN messages m ON m.app = c.app AND m.a = c.a AND m.b = c.b AND m.conv_seq = c.conv_seq
 			WHERE c.app = ?1 AND c.a = ?2 AND c.b = ?3`),
-			f.dests(), func() error { found = true; return errStop }, int64(app), p.a, p.b, peer)
+			f.Dests(), func() error { found = true; return errStop }, int64(app), p.a, p.b, peer)
 		if err != nil {
 			return err
 		}
 		if !found {
 			return fmt.Errorf("sqlite: conversation of %q with %q has no last message", owner, peer)
 		}
-		conv = f.conversation(owner)
+		conv = f.Conversation(owner)
 		return nil
 	})
 	return conv, err
-}
-
-// entryFields are the destinations of entryCols.
-type entryFields struct {
-	a, b, from, key, clientID             string
-	convSeq, fromSeq, toSeq, random, time int64
-	body                                  []byte
-}
-
-func (f *entryFields) dests() []any {
-	return []any{&f.a, &f.b, &f.convSeq, &f.from, &f.fromSeq, &f.toSeq, &f.key, &f.clientID, &f.random, &f.time, &f.body}
-}
-
-// entry returns the message as owner's mailbox holds it.
-func (f *entryFields) entry(owner string) store.Entry {
-	to := f.a
-	if f.from == f.a {
-		to = f.b
-	}
-	e := store.Entry{Message: store.Message{
-		ID:          f.key,
-		ClientMsgID: f.clientID,
-		From:        f.from,
-		To:          to,
-		Random:      uint32(f.random),
-		Time:        f.time,
-		ConvSeq:     uint64(f.convSeq),
-		FromSeq:     uint64(f.fromSeq),
-		ToSeq:       uint64(f.toSeq),
-	}}
-	if len(f.body) > 0 {
-		e.Body = f.body
-	}
-	e.Seq = e.ToSeq
-	if owner == f.from {
-		e.Seq = e.FromSeq
-	}
-	return e
 }
 
 func scanEntries(owner string, rows *sql.Rows, err error) ([]store.Entry, error) {
@@ -507,15 +461,15 @@ func scanEntriesNewest(owner string, rows *sql.Rows, err error, newest *int64) (
 	defer rows.Close()
 	var es []store.Entry
 	for rows.Next() {
-		var f entryFields
-		dests := f.dests()
+		var f sqlrows.Entry
+		dests := f.Dests()
 		if newest != nil {
 			dests = append(dests, newest)
 		}
 		if err := rows.Scan(dests...); err != nil {
 			return nil, err
 		}
-		es = append(es, f.entry(owner))
+		es = append(es, f.Entry(owner))
 	}
 	return es, rows.Err()
 }
@@ -529,34 +483,11 @@ func scanConvs(owner string, rows *sql.Rows, err error) ([]store.Conversation, e
 	defer rows.Close()
 	var cs []store.Conversation
 	for rows.Next() {
-		var f convFields
-		if err := rows.Scan(f.dests()...); err != nil {
+		var f sqlrows.Conversation
+		if err := rows.Scan(f.Dests()...); err != nil {
 			return nil, err
 		}
-		cs = append(cs, f.conversation(owner))
+		cs = append(cs, f.Conversation(owner))
 	}
 	return cs, rows.Err()
-}
-
-// convFields are the destinations of a conversation row with its last
-// message's entryCols.
-type convFields struct {
-	peer                        string
-	convSeq, read, unread, time int64
-	last                        entryFields
-}
-
-func (f *convFields) dests() []any {
-	return append([]any{&f.peer, &f.convSeq, &f.read, &f.unread, &f.time}, f.last.dests()...)
-}
-
-func (f *convFields) conversation(owner string) store.Conversation {
-	return store.Conversation{
-		Peer:    f.peer,
-		Last:    f.last.entry(owner),
-		ConvSeq: uint64(f.convSeq),
-		ReadSeq: uint64(f.read),
-		Unread:  int(f.unread),
-		Time:    f.time,
-	}
 }

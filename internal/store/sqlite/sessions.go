@@ -10,8 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
 // Login implements store.Store in one write transaction: for a returning
@@ -26,7 +26,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 			return err
 		}
 		if !found {
-			u = store.User{App: s.App, UserID: s.UserID, CreatedAt: truncMS(s.LoginAt)}
+			u = store.User{App: s.App, UserID: s.UserID, CreatedAt: sqlrows.TruncMillis(s.LoginAt)}
 		}
 		active, _, err := t.sessions(t.s.activeOf, "", int64(s.App), s.UserID)
 		if err != nil {
@@ -42,7 +42,7 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 		if !found {
 			newUser = 1
 			t.forgetUser(s.App, s.UserID) // it has an account now
-			if _, err := t.exec(t.s.userAddLogin, int64(s.App), s.UserID, ms(s.LoginAt), p.Day, p.Month); err != nil {
+			if _, err := t.exec(t.s.userAddLogin, int64(s.App), s.UserID, sqlrows.Millis(s.LoginAt), p.Day, p.Month); err != nil {
 				return err
 			}
 		} else if hints.loginDay != p.Day || hints.loginMonth != p.Month {
@@ -56,17 +56,17 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 			if i < 0 {
 				continue // not active, or named twice
 			}
-			if _, err := t.exec(t.s.kick, k.SessionID, ms(k.Kick.At), int64(k.Kick.Reason), int64(k.Kick.Platform)); err != nil {
+			if _, err := t.exec(t.s.kick, k.SessionID, sqlrows.Millis(k.Kick.At), int64(k.Kick.Reason), int64(k.Kick.Platform)); err != nil {
 				return err
 			}
 			ks := active[i]
-			ks.State, ks.EndedAt = store.SessionKicked, truncMS(k.Kick.At)
+			ks.State, ks.EndedAt = store.SessionKicked, sqlrows.TruncMillis(k.Kick.At)
 			ks.Kick = store.Kick{Reason: k.Kick.Reason, Platform: k.Kick.Platform, At: ks.EndedAt}
 			kicked = append(kicked, ks)
 			active = slices.Delete(active, i, i+1)
 		}
 		if _, err := t.exec(t.s.sessionAdd, s.ID, int64(s.App), s.UserID, int64(s.Platform), s.InstanceID,
-			ms(s.LoginAt), s.TicketTime, s.TicketExpire, lastSession+1); err != nil {
+			sqlrows.Millis(s.LoginAt), s.TicketTime, s.TicketExpire, lastSession+1); err != nil {
 			if isConstraint(err) {
 				return fmt.Errorf("session %q: %w", s.ID, store.ErrExists)
 			}
@@ -127,7 +127,7 @@ func (db *DB) EndSession(ctx context.Context, id string, state store.SessionStat
 	}
 	err = db.updateKeep(ctx, func(t *tx) error {
 		n, err := t.execSQL(`UPDATE sessions SET state = ?, ended_at = ? WHERE id = ? AND state = 1`,
-			int64(state), ms(at), id)
+			int64(state), sqlrows.Millis(at), id)
 		ended = n > 0
 		return err
 	})
@@ -176,7 +176,7 @@ func (t *tx) kickAll(app uint64, userID string, k store.Kick) ([]store.Session, 
 	ss, seqs, err := t.sessions(nil, `UPDATE sessions
 		SET state = 3, ended_at = ?1, kick_reason = ?2, kick_platform = ?3, kick_at = ?1
 		WHERE app = ?4 AND user_id = ?5 AND state = 1 RETURNING `+sessionCols,
-		ms(k.At), int64(k.Reason), int64(k.Platform), int64(app), userID)
+		sqlrows.Millis(k.At), int64(k.Reason), int64(k.Platform), int64(app), userID)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (t *tx) kickAll(app uint64, userID string, k store.Kick) ([]store.Session, 
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := db.updateKeep(ctx, func(t *tx) (err error) {
-		n, err = t.execSQL(`DELETE FROM sessions WHERE state <> 1 AND ended_at < ?`, ms(before))
+		n, err = t.execSQL(`DELETE FROM sessions WHERE state <> 1 AND ended_at < ?`, sqlrows.Millis(before))
 		return err
 	})
 	return int(n), err
@@ -217,51 +217,20 @@ func querySessions(rows *sql.Rows, err error) ([]store.Session, []int64, error) 
 	var (
 		ss   []store.Session
 		seqs []int64
-		f    sessionFields
+		f    sqlrows.Session
 	)
-	dests := f.dests()
+	dests := f.Dests()
 	for rows.Next() {
 		if err := rows.Scan(dests...); err != nil {
 			return nil, nil, err
 		}
-		ss = append(ss, f.session())
-		seqs = append(seqs, f.seq)
+		ss = append(ss, f.Session())
+		seqs = append(seqs, f.N)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
 	return ss, seqs, nil
-}
-
-// sessionFields are the destinations of sessionCols.
-type sessionFields struct {
-	seq, app, platform, loginAt, ticketTime, ticketExpire int64
-	state, endedAt, kickReason, kickPlatform, kickAt      int64
-	id, userID, instanceID                                string
-}
-
-func (f *sessionFields) dests() []any {
-	return []any{&f.seq, &f.id, &f.app, &f.userID, &f.platform, &f.instanceID, &f.loginAt,
-		&f.ticketTime, &f.ticketExpire, &f.state, &f.endedAt, &f.kickReason, &f.kickPlatform, &f.kickAt}
-}
-
-func (f *sessionFields) session() store.Session {
-	s := store.Session{
-		ID:           f.id,
-		App:          uint64(f.app),
-		UserID:       f.userID,
-		Platform:     imkit.Platform(f.platform),
-		InstanceID:   f.instanceID,
-		LoginAt:      fromMS(f.loginAt),
-		TicketTime:   f.ticketTime,
-		TicketExpire: f.ticketExpire,
-		State:        store.SessionState(f.state),
-		EndedAt:      fromMS(f.endedAt),
-	}
-	if s.State == store.SessionKicked {
-		s.Kick = store.Kick{Reason: imkit.KickReason(f.kickReason), Platform: imkit.Platform(f.kickPlatform), At: fromMS(f.kickAt)}
-	}
-	return s
 }
 
 // sessions runs a query of sessionCols in the transaction (a prepared
@@ -270,18 +239,18 @@ func (t *tx) sessions(s driver.Stmt, query string, args ...any) ([]store.Session
 	var (
 		ss   []store.Session
 		seqs []int64
-		f    sessionFields
+		f    sqlrows.Session
 	)
 	each := func() error {
-		ss = append(ss, f.session())
-		seqs = append(seqs, f.seq)
+		ss = append(ss, f.Session())
+		seqs = append(seqs, f.N)
 		return nil
 	}
 	var err error
 	if s != nil {
-		err = t.rows(s, f.dests(), each, args...)
+		err = t.rows(s, f.Dests(), each, args...)
 	} else {
-		err = t.rowsSQL(query, f.dests(), each, args...)
+		err = t.rowsSQL(query, f.Dests(), each, args...)
 	}
 	return ss, seqs, err
 }

@@ -3,12 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
-
-const dayLayout = "2006-01-02"
 
 // RecordPeakOnline implements store.Store.
 func (db *DB) RecordPeakOnline(ctx context.Context, app uint64, day string, n int) error {
@@ -22,13 +20,8 @@ func (db *DB) RecordPeakOnline(ctx context.Context, app uint64, day string, n in
 
 // DayStats implements store.Store.
 func (db *DB) DayStats(ctx context.Context, app uint64, first, last string) ([]store.DayStats, error) {
-	d0, err := time.Parse(dayLayout, first)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: day stats: first day: %w", err)
-	}
-	d1, err := time.Parse(dayLayout, last)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: day stats: last day: %w", err)
+	if _, err := sqlrows.Days(first, last, nil); err != nil {
+		return nil, fmt.Errorf("sqlite: day stats: %w", err)
 	}
 	rows, err := db.rdb.QueryContext(ctx, `SELECT day, active_users, logins, new_users, peak_online, messages, senders
 		FROM day_stats WHERE app = ? AND day >= ? AND day <= ?`, int64(app), first, last)
@@ -47,16 +40,7 @@ func (db *DB) DayStats(ctx context.Context, app uint64, first, last string) ([]s
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	var out []store.DayStats
-	for d := d0; !d.After(d1); d = d.AddDate(0, 0, 1) {
-		day := d.Format(dayLayout)
-		s, ok := have[day]
-		if !ok {
-			s.Day = day
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return sqlrows.Days(first, last, have)
 }
 
 // MonthActiveUsers implements store.Store.

@@ -40,11 +40,11 @@ type writeStmts struct {
 	dayMsgs       driver.Stmt
 }
 
-// sessionCols are the columns sessionFields reads.
+// sessionCols are the columns sqlrows.Session reads.
 const sessionCols = `seq, id, app, user_id, platform, instance_id, login_at, ticket_time, ticket_expire,
 	state, ended_at, kick_reason, kick_platform, kick_at`
 
-// entryCols are the columns entryFields reads from messages.
+// entryCols are the columns sqlrows.Entry reads from messages.
 const entryCols = `a, b, conv_seq, from_user, from_seq, to_seq, msg_key, client_msg_id, random, time, body`
 
 // newestSeq is the newest seq of the mailbox (app ?1, owner ?2), NULL when

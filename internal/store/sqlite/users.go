@@ -9,6 +9,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/store"
+	"github.com/imkit/imkit/internal/store/sqlrows"
 )
 
 // User implements store.Store.
@@ -26,7 +27,7 @@ func (db *DB) User(ctx context.Context, app uint64, userID string) (store.User, 
 	if err != nil {
 		return store.User{}, err
 	}
-	u.App, u.UserID, u.Imported, u.CreatedAt, u.RevokedBefore = app, userID, imported, fromMS(created), revokedBefore
+	u.App, u.UserID, u.Imported, u.CreatedAt, u.RevokedBefore = app, userID, imported, sqlrows.FromMillis(created), revokedBefore
 	return u, nil
 }
 
@@ -40,7 +41,7 @@ func (db *DB) ImportUser(ctx context.Context, u store.User, day string) (created
 		}
 		created = true
 		if _, err := t.execSQL(`INSERT INTO users (app, user_id, nick, face_url, imported, created_at)
-			VALUES (?, ?, ?, ?, 1, ?)`, int64(u.App), u.UserID, u.Nick, u.FaceURL, ms(u.CreatedAt)); err != nil {
+			VALUES (?, ?, ?, ?, 1, ?)`, int64(u.App), u.UserID, u.Nick, u.FaceURL, sqlrows.Millis(u.CreatedAt)); err != nil {
 			return err
 		}
 		_, err = t.execSQL(`INSERT INTO day_stats (app, day, new_users) VALUES (?, ?, 1)
@@ -92,6 +93,6 @@ func (t *tx) user(app uint64, userID string) (u store.User, h userHints, lastSes
 	if err != nil || !found {
 		return store.User{}, userHints{maxSeq: h.maxSeq}, lastSession, false, err
 	}
-	u.App, u.UserID, u.Imported, u.CreatedAt = app, userID, imported, fromMS(created)
+	u.App, u.UserID, u.Imported, u.CreatedAt = app, userID, imported, sqlrows.FromMillis(created)
 	return u, h, lastSession, true, nil
 }
