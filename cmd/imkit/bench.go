@@ -414,6 +414,9 @@ func runBenchLogin(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "uncounted first round")
 	fs.DurationVar(&cfg.Duration, "duration", 3*time.Second, "length of a round")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds")
+	// Dialing is work on several goroutines at once; one P did not help
+	// logins measurably (it does help bench msg).
+	procs := fs.Int("client-procs", 0, "GOMAXPROCS of the clients when the server runs in another process (0: the Go default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -425,6 +428,7 @@ func runBenchLogin(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer srv.close()
+	defer t.tuneClients(*procs)()
 	cfg.Target, cfg.Dialer, cfg.ServerPID = srv.target, t.dialer(), srv.pid
 	fmt.Fprintf(env.Stdout, "login: %d clients, %d users, keep=%v, %d rounds of %s, server %s (%s)\n",
 		cfg.Clients, cfg.Users, cfg.Keep, cfg.Rounds, cfg.Duration, srv.target.URL, loadNote())
@@ -708,17 +712,7 @@ func runBenchMsg(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer srv.close()
-	if !t.inprocess {
-		// The clients need a fraction of a core. On one P their goroutines
-		// hand work to each other without waking other threads, which
-		// costs CPU the server could use and delays the reads that
-		// timestamp arrivals; a larger GC target (the heap is a few MB)
-		// makes collections rarer.
-		if *procs > 0 {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*procs))
-		}
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
-	}
+	defer t.tuneClients(*procs)()
 	cfg.Target, cfg.Dialer, cfg.ServerPID = srv.target, t.dialer(), srv.pid
 	cfg.Progress = func(r bench.MsgRound) {
 		fmt.Fprintf(env.Stdout, "  round: %6.0f acked/s %6.0f delivered/s  latency p50 %-9s p99 %-9s max %-9s ack p50 %-9s p99 %-9s CPU/msg server %s client %s, server waited for CPU %.0f%%%s\n",
@@ -771,4 +765,25 @@ func lossNote(r bench.MsgResult) string {
 		return "; every message acked and delivered"
 	}
 	return fmt.Sprintf("; %d never acked, %d acked but never delivered", r.Unacked, r.Undelivered)
+}
+
+// tuneClients sets up this process for clients that share the machine with
+// a server in another process, and returns what undoes it. The clients
+// need a fraction of a core: on procs Ps (one by default) their goroutines
+// hand work to each other without waking other threads, which would cost
+// CPU the server could use and delay the reads that timestamp arrivals; a
+// larger GC target (the clients' heap is a few MB) makes collections rarer.
+func (t *targetFlags) tuneClients(procs int) func() {
+	if t.inprocess {
+		return func() {}
+	}
+	old := runtime.GOMAXPROCS(0)
+	if procs > 0 {
+		runtime.GOMAXPROCS(procs)
+	}
+	gc := debug.SetGCPercent(400)
+	return func() {
+		runtime.GOMAXPROCS(old)
+		debug.SetGCPercent(gc)
+	}
 }
