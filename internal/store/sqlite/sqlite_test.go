@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/imkit/imkit"
 
+	"github.com/imkit/imkit/internal/imkittest"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/store/sqlite"
 	"github.com/imkit/imkit/internal/store/storetest"
@@ -122,5 +126,59 @@ func TestCancelAndClose(t *testing.T) {
 	wg.Wait()
 	if err := db.AppendMessages(context.Background(), app, []*store.Message{{From: "a", To: "b"}}); err == nil {
 		t.Errorf("AppendMessages after Close: no error")
+	}
+}
+
+// TestWALRestartsUnderSteadyWrites writes without a pause and waits for the
+// checkpointer to start the write-ahead log over, twice: the log stays
+// bounded though no moment is free of writes. The WAL header's checkpoint
+// sequence number (bytes 12-15) counts the restarts.
+func TestWALRestartsUnderSteadyWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "imkit.db")
+	db, err := sqlite.Open(t.Context(), path, sqlite.Options{MaxWALPages: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarts := func() uint32 {
+		f, err := os.Open(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		defer f.Close()
+		var h [16]byte
+		if _, err := io.ReadFull(f, h[:]); err != nil {
+			return 0
+		}
+		return binary.BigEndian.Uint32(h[12:])
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				m := &store.Message{
+					ID: fmt.Sprintf("w%d-%d", w, i), From: fmt.Sprint("u", w), To: fmt.Sprint("u", (w+1+i)%50),
+					Time: time.Now().UnixMilli(), Body: []byte(`[{"type":"text","text":"hello"}]`),
+				}
+				if err := db.AppendMessages(ctx, app, []*store.Message{m}); err != nil && ctx.Err() == nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	first := restarts()
+	imkittest.Eventually(t, "the WAL started over twice under steady writes", func() bool {
+		return len(errc) > 0 || restarts() >= first+2
+	})
+	cancel()
+	wg.Wait()
+	if len(errc) > 0 {
+		t.Fatalf("AppendMessages: %v", <-errc)
+	}
+	// Close while the checkpointer may be about to hold the writer.
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }

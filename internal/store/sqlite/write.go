@@ -108,12 +108,6 @@ func (db *DB) runGroup(group []*op) {
 			return fmt.Errorf("sqlite: driver connection %T cannot execute with a context", dc)
 		}
 		t := &tx{c: c, s: &db.ws, mc: &db.mc}
-		if db.ckpt.restartWanted() {
-			if _, err := t.execSQL("PRAGMA wal_checkpoint(RESTART)"); err != nil {
-				// The WAL stays long, and the checkpointer asks again.
-				db.ckpt.log.Warn("sqlite checkpoint", "mode", "RESTART", "err", err)
-			}
-		}
 		if t.runGroup(group) {
 			db.ckpt.poked()
 		}
