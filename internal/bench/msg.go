@@ -202,15 +202,18 @@ func Msg(ctx context.Context, cfg MsgConfig) (MsgResult, error) {
 
 	// Stop sending and wait for what is in flight.
 	r.stop.Store(true)
+	// One reading of the counters decides and is reported: a push can reach
+	// its receiver before the reply reaches the sender.
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if r.acked.Load()+r.errors.Load() >= r.sent.Load() && r.delivered.Load() >= r.acked.Load() {
+	for {
+		delivered, acked, errs, sent := r.delivered.Load(), r.acked.Load(), r.errors.Load(), r.sent.Load()
+		res.Unacked = max(0, sent-acked-errs)
+		res.Undelivered = max(0, acked-delivered)
+		if res.Unacked == 0 && res.Undelivered == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	res.Unacked = r.sent.Load() - r.acked.Load() - r.errors.Load()
-	res.Undelivered = r.acked.Load() - r.delivered.Load()
 	for _, c := range r.conns {
 		c.Close()
 	}
