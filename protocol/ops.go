@@ -123,6 +123,12 @@ type SendRequest struct {
 	ClientMsgID string `json:"clientMsgID"`
 	Random      uint32 `json:"random,omitempty"`
 	Elems       []Elem `json:"elems"`
+	// OnlineOnly sends the message only to the instances online now (the
+	// receiver's, and the sender's others): it is not stored, so it has no
+	// seq, is in no sync, history or conversation and counts as no unread,
+	// and a retry is not recognised (Tencent's onlineUserOnly, for typing
+	// indicators and the like).
+	OnlineOnly bool `json:"onlineOnly,omitempty"`
 }
 
 // SendReply is the reply to OpSend, sent once the message is stored.

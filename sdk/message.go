@@ -32,6 +32,14 @@ type Message struct {
 	Time    time.Time
 	Random  uint32
 	Elems   []Elem
+	// OnlineUserOnly, set before SendMessage, sends the message only to
+	// the instances online now (the receiver's and this user's others), as
+	// Tencent's onlineUserOnly: for typing indicators and the like. The
+	// server keeps nothing: the message has no Seq or ConvSeq, is not
+	// cached, is in no history or conversation and counts as no unread,
+	// and sending it again may deliver it twice. Received online-only
+	// messages have it set.
+	OnlineUserOnly bool
 }
 
 // NewTextMessage returns a text message, ready for SendMessage.
@@ -88,6 +96,7 @@ func fromWire(w *protocol.Message) *Message {
 	return &Message{
 		MsgID: w.MsgID, ClientMsgID: w.ClientMsgID, From: w.From, To: w.To,
 		Seq: w.Seq, ConvSeq: w.ConvSeq, Time: timeMilli(w.Time), Random: w.Random, Elems: w.Elems,
+		OnlineUserOnly: w.Seq == 0, // every stored message has a seq
 	}
 }
 
@@ -111,7 +120,7 @@ func (s *SDK) SendMessage(ctx context.Context, msg *Message, receiver string) (*
 	// news to this instance.
 	sess.sending(msg.ClientMsgID, 1)
 	defer sess.sending(msg.ClientMsgID, -1)
-	req := protocol.SendRequest{To: receiver, ClientMsgID: msg.ClientMsgID, Random: msg.Random, Elems: msg.Elems}
+	req := protocol.SendRequest{To: receiver, ClientMsgID: msg.ClientMsgID, Random: msg.Random, Elems: msg.Elems, OnlineOnly: msg.OnlineUserOnly}
 	var reply protocol.SendReply
 	if err := sess.call(ctx, protocol.OpSend, &req, &reply); err != nil {
 		return nil, err
@@ -119,7 +128,9 @@ func (s *SDK) SendMessage(ctx context.Context, msg *Message, receiver string) (*
 	sent := *msg
 	sent.MsgID, sent.From, sent.To = reply.MsgID, sess.userID, receiver
 	sent.Seq, sent.ConvSeq, sent.Time = reply.Seq, reply.ConvSeq, timeMilli(reply.Time)
-	sess.apply(ctx, &sent)
+	if !sent.OnlineUserOnly {
+		sess.apply(ctx, &sent)
+	}
 	return &sent, nil
 }
 
@@ -261,11 +272,8 @@ func (ss *session) apply(ctx context.Context, m *Message) uint64 {
 		return 0
 	}
 	if isNew {
-		l := s.cfg.Listener
-		if f := l.OnRecvNewMessage; f != nil && !(m.From == ss.userID && ss.isSending(m.ClientMsgID)) {
-			s.ev.post(func() { f(m) })
-		}
-		if f := l.OnConversationChanged; f != nil && conv != nil {
+		ss.tellNew(m)
+		if f := s.cfg.Listener.OnConversationChanged; f != nil && conv != nil {
 			s.ev.post(func() { f([]*Conversation{conv}) })
 		}
 	}
@@ -277,6 +285,14 @@ func (ss *session) apply(ctx context.Context, m *Message) uint64 {
 	return synced
 }
 
+// tellNew calls OnRecvNewMessage with m, unless this instance is sending
+// it.
+func (ss *session) tellNew(m *Message) {
+	if f := ss.sdk.cfg.Listener.OnRecvNewMessage; f != nil && !(m.From == ss.userID && ss.isSending(m.ClientMsgID)) {
+		ss.sdk.ev.post(func() { f(m) })
+	}
+}
+
 // onMessage handles a pushed message; a gap in the mailbox sequence before
 // it is filled from the server.
 func (ss *session) onMessage(data json.RawMessage) {
@@ -285,6 +301,10 @@ func (ss *session) onMessage(data json.RawMessage) {
 		return
 	}
 	m := fromWire(&w)
+	if m.OnlineUserOnly {
+		ss.tellNew(m) // not in the mailbox: told, not cached
+		return
+	}
 	if synced := ss.apply(ss.ctx, m); synced != 0 && synced < m.Seq {
 		go ss.fill(m.Seq)
 	}

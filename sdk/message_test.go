@@ -325,3 +325,75 @@ func TestBadMessagesGetClearErrors(t *testing.T) {
 		t.Fatalf("send after errors: %v", err)
 	}
 }
+
+// TestOnlineOnlyMessages: a message sent with OnlineUserOnly reaches the
+// instances online now and nothing else: no seq, no cache, no
+// conversation, no sync for an instance that logs in later.
+func TestOnlineOnlyMessages(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	alicePhone := newClient(t, srv.URL, imkit.PlatformAndroid)
+	aliceWeb := newClient(t, srv.URL, imkit.PlatformWeb)
+	bob := newClient(t, srv.URL, imkit.PlatformIPhone)
+	for _, c := range []struct {
+		*client
+		user string
+	}{{alicePhone, "alice"}, {aliceWeb, "alice"}, {bob, "bob"}} {
+		c.login(srv, c.user)
+		c.waitFor("syncFinish")
+	}
+
+	typing := sdk.NewCustomMessage(`{"typing":true}`, "", "")
+	typing.OnlineUserOnly = true
+	sent, err := alicePhone.SendMessage(ctx(t), typing, "bob")
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if sent.MsgID == "" || sent.Seq != 0 || sent.ConvSeq != 0 || !sent.OnlineUserOnly {
+		t.Fatalf("sent = %+v, want a message ID and no seq", sent)
+	}
+	for _, c := range []*client{bob, aliceWeb} {
+		m := c.waitFor("msg").msg
+		if m.MsgID != sent.MsgID || m.Seq != 0 || !m.OnlineUserOnly || m.Elems[0].Data != `{"typing":true}` {
+			t.Fatalf("got %+v, want the online-only message", m)
+		}
+	}
+	// A stored message after it takes conversation seq 1: the online-only
+	// one took nothing.
+	stored, err := alicePhone.SendMessage(ctx(t), sdk.NewTextMessage("hello"), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.ConvSeq != 1 {
+		t.Fatalf("the stored message has ConvSeq %d, want 1", stored.ConvSeq)
+	}
+	bob.waitMatch("msg", func(e event) bool { return e.msg.Text() == "hello" })
+	for _, c := range []*client{bob, alicePhone} {
+		convs, _, err := c.ConversationList(ctx(t), 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(convs) != 1 || convs[0].LastMessage.Text() != "hello" || convs[0].Unread > 1 {
+			t.Fatalf("conversations = %+v, want one, with the stored message last", convs)
+		}
+	}
+	h, _, err := bob.History(ctx(t), "alice", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h[0].Text() != "hello" {
+		t.Fatalf("history = %v, want only the stored message", h)
+	}
+	// An instance that logs in later syncs the stored message only.
+	bobPad := newClient(t, srv.URL, imkit.PlatformIPad)
+	bobPad.login(srv, "bob")
+	bobPad.waitFor("syncFinish")
+	var texts []string
+	for _, e := range bobPad.history() {
+		if e.kind == "msg" {
+			texts = append(texts, e.msg.Text()+fmt.Sprint(e.msg.OnlineUserOnly))
+		}
+	}
+	if got := strings.Join(texts, ","); got != "hellofalse" {
+		t.Fatalf("a later instance synced %q, want only the stored message", got)
+	}
+}

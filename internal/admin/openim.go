@@ -230,6 +230,9 @@ func (a *API) sendMsg(ctx context.Context, c *call) (any, error) {
 		ClientMsgID: "rest:" + to + ":" + strconv.FormatUint(uint64(*r.MsgRandom), 10) + ":" + strconv.FormatInt(c.now.Unix(), 10),
 		Random:      *r.MsgRandom,
 		Elems:       elems,
+		// MsgLifeTime 0: online users only, nothing kept (Tencent's
+		// meaning). imkit keeps other messages without expiry.
+		OnlineOnly: r.MsgLifeTime != nil && *r.MsgLifeTime == 0,
 	}
 	m, err := a.messages.SendWith(ctx, c.app.SDKAppID, from, req, opts)
 	if err != nil {

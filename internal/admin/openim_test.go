@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -127,6 +128,21 @@ func TestSendMsg(t *testing.T) {
 	// Without From_Account the admin sends.
 	r.ok("openim/sendmsg", `{"To_Account":"lumotuwe2","MsgRandom":4,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"from admin"}}]}`)
 	recv.waitFor("msg:from admin")
+
+	// MsgLifeTime 0: online users only, nothing kept.
+	r.ok("openim/sendmsg", `{"From_Account":"lumotuwe1","To_Account":"lumotuwe2","MsgLifeTime":0,"MsgRandom":5,`+
+		`"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"online only"}}]}`)
+	recv.waitFor("msg:online only")
+	sender.waitFor("msg:online only")
+	es, _, err := srv.Store.Sync(context.Background(), imkittest.SDKAppID, "lumotuwe2", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if strings.Contains(string(e.Body), "online only") {
+			t.Fatalf("the MsgLifeTime=0 message is in the receiver's mailbox: %+v", e)
+		}
+	}
 
 	body := func(s string) string {
 		return `"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"` + s + `"}}]`

@@ -132,7 +132,8 @@ func (s *Service) Sent() int64 { return s.sent.Load() }
 
 // Submit validates a message from user from, queues it for storing, and
 // calls done once it is stored (or failed), on the commit loop: done must
-// not block. session is the sender's session (it gets no push of its own
+// not block. An online-only message (req.OnlineOnly) is pushed and done is
+// called before Submit returns. session is the sender's session (it gets no push of its own
 // message; empty for messages from the REST API). It returns an
 // *imkit.Error at once when the message is invalid.
 func (s *Service) Submit(app uint64, from, session string, req *protocol.SendRequest, done func(*store.Message, error)) error {
@@ -165,6 +166,14 @@ func (s *Service) submit(app uint64, from, session string, req *protocol.SendReq
 	case <-s.stop:
 		return imkit.Errorf(imkit.ErrSvrInternal, "the server is shutting down")
 	default:
+	}
+	if req.OnlineOnly {
+		// Nothing to store: push at once, seq 0, and answer.
+		s.push(context.Background(), app, p)
+		if done != nil {
+			done(&p.msg, nil)
+		}
+		return nil
 	}
 	select {
 	case s.queue <- p:
