@@ -342,6 +342,67 @@ func (c *Cluster) OnlineUsers(app uint64, users []string) map[string][]imkit.Pla
 	return m
 }
 
+// loadKey holds a node's peaks per app (a hash app -> peak); loadsKey is
+// the set of the nodes that wrote one.
+func (c *Cluster) loadKey(node string) string { return c.prefix + "load:" + node }
+func (c *Cluster) loadsKey() string           { return c.prefix + "loads" }
+
+// SumPeaks publishes this node's peaks of online instances per app over
+// the last stats interval (kept for ttl, about three intervals, so that a
+// node that stops takes its figures with it) and returns, per app, the sum
+// of the peaks the live nodes published last: the cluster's peak, as
+// closely as nodes sampling at their own moments can tell it (it can exceed
+// the true peak when nodes peaked at different moments of one interval).
+func (c *Cluster) SumPeaks(ctx context.Context, local map[uint64]int, ttl time.Duration) (map[uint64]int, error) {
+	_, err := c.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		key := c.loadKey(c.node)
+		p.Del(ctx, key)
+		if len(local) > 0 {
+			fields := make([]any, 0, 2*len(local))
+			for app, n := range local {
+				fields = append(fields, strconv.FormatUint(app, 10), n)
+			}
+			p.HSet(ctx, key, fields...)
+			p.PExpire(ctx, key, ttl)
+		}
+		p.SAdd(ctx, c.loadsKey(), c.node)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis publish peaks: %w", err)
+	}
+	nodes, err := c.rdb.SMembers(ctx, c.loadsKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis peaks: %w", err)
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(nodes))
+	_, err = c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, n := range nodes {
+			cmds[i] = p.HGetAll(ctx, c.loadKey(n))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis peaks: %w", err)
+	}
+	sum := make(map[uint64]int)
+	for i, cmd := range cmds {
+		m := cmd.Val()
+		if len(m) == 0 && nodes[i] != c.node {
+			c.rdb.SRem(ctx, c.loadsKey(), nodes[i]) // gone, or nobody online there
+			continue
+		}
+		for app, v := range m {
+			a, err1 := strconv.ParseUint(app, 10, 64)
+			n, err2 := strconv.Atoi(v)
+			if err1 == nil && err2 == nil && n > 0 {
+				sum[a] += n
+			}
+		}
+	}
+	return sum, nil
+}
+
 // receive handles what other nodes send this one.
 func (c *Cluster) receive() {
 	defer c.wg.Done()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/imkittest"
+	"github.com/imkit/imkit/internal/server"
 	"github.com/imkit/imkit/sdk"
 )
 
@@ -223,5 +224,29 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	alice.until("alice gets it on node 1", func() bool { return alice.hasText("found you") })
 	if alice.LoginStatus() != imkit.LoginStatusLogined {
 		t.Fatalf("alice's status = %v, want LOGINED throughout", alice.LoginStatus())
+	}
+}
+
+// The day's peak of online instances counts every node: 2 instances on one
+// and 3 on the other make 5, not 3.
+func TestPeakOnlineAcrossNodes(t *testing.T) {
+	nodes := imkittest.RunCluster(t, 2, imkittest.WithConfig(func(c *server.Config) {
+		c.StatsInterval = 20 * time.Millisecond
+	}))
+	for i := range 5 {
+		c := newClient(t, nodes[i%2].URL, imkit.PlatformAndroid)
+		c.login(fmt.Sprint("peak", i))
+	}
+	day := nodes[0].Sessions.Day(time.Now())
+	peak := func() int {
+		ds, err := nodes[0].Store.DayStats(context.Background(), imkittest.SDKAppID, day, day)
+		if err != nil || len(ds) == 0 {
+			return 0
+		}
+		return ds[0].PeakOnline
+	}
+	imkittest.Eventually(t, "the day's peak reaches 5", func() bool { return peak() >= 5 })
+	if n := peak(); n != 5 {
+		t.Fatalf("peak online = %d, want 5", n)
 	}
 }

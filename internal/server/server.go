@@ -278,7 +278,21 @@ func (s *Server) recordPeaks() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	day := s.Sessions.Day(s.cfg.Now())
-	for app, n := range s.Hub.TakePeaks() {
+	peaks := s.Hub.TakePeaks()
+	if s.Cluster != nil {
+		// The cluster's peak, not this node's (the store keeps the
+		// highest figure written for the day). Without Redis, this
+		// node's own is still a lower bound.
+		sum, err := s.Cluster.SumPeaks(ctx, peaks, 3*s.cfg.StatsInterval)
+		if err != nil {
+			s.log.Error("record peak online across nodes; recording this node's", "err", err)
+		} else {
+			for app, n := range sum {
+				peaks[app] = max(peaks[app], n)
+			}
+		}
+	}
+	for app, n := range peaks {
 		if err := s.Store.RecordPeakOnline(ctx, app, day, n); err != nil {
 			s.log.Error("record peak online", "app", app, "err", err)
 		}
