@@ -96,7 +96,6 @@ func fromWire(w *protocol.Message) *Message {
 	return &Message{
 		MsgID: w.MsgID, ClientMsgID: w.ClientMsgID, From: w.From, To: w.To,
 		Seq: w.Seq, ConvSeq: w.ConvSeq, Time: timeMilli(w.Time), Random: w.Random, Elems: w.Elems,
-		OnlineUserOnly: w.Seq == 0, // every stored message has a seq
 	}
 }
 
@@ -301,8 +300,11 @@ func (ss *session) onMessage(data json.RawMessage) {
 		return
 	}
 	m := fromWire(&w)
-	if m.OnlineUserOnly {
-		ss.tellNew(m) // not in the mailbox: told, not cached
+	if m.Seq == 0 {
+		// An online-only message (every stored one has a seq): told, not
+		// cached, not counted in the mailbox.
+		m.OnlineUserOnly = true
+		ss.tellNew(m)
 		return
 	}
 	if synced := ss.apply(ss.ctx, m); synced != 0 && synced < m.Seq {

@@ -132,10 +132,11 @@ func (s *Service) Sent() int64 { return s.sent.Load() }
 
 // Submit validates a message from user from, queues it for storing, and
 // calls done once it is stored (or failed), on the commit loop: done must
-// not block. An online-only message (req.OnlineOnly) is pushed and done is
-// called before Submit returns. session is the sender's session (it gets no push of its own
-// message; empty for messages from the REST API). It returns an
-// *imkit.Error at once when the message is invalid.
+// not block. An online-only message (req.OnlineOnly) is stored nowhere: it
+// is pushed, and done called, before Submit returns. session is the
+// sender's session (it gets no push of its own message; empty for messages
+// from the REST API). It returns an *imkit.Error at once when the message
+// is invalid.
 func (s *Service) Submit(app uint64, from, session string, req *protocol.SendRequest, done func(*store.Message, error)) error {
 	return s.submit(app, from, session, req, SendOptions{}, done)
 }
