@@ -119,7 +119,9 @@ type SendRequest struct {
 	To string `json:"to"`
 	// ClientMsgID makes the send idempotent: a retry with the same ID from the
 	// same user gets the first send's reply and stores nothing new. 1..64
-	// bytes.
+	// bytes. IDs that start with the time (as the SDK's do: milliseconds in
+	// 12 hex digits, then random ones) cost the server less to index than
+	// random ones.
 	ClientMsgID string `json:"clientMsgID"`
 	Random      uint32 `json:"random,omitempty"`
 	Elems       []Elem `json:"elems"`

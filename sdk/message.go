@@ -53,10 +53,15 @@ func NewCustomMessage(data, desc, ext string) *Message {
 	return newMessage(Elem{Type: protocol.ElemCustom, Data: data, Desc: desc, Ext: ext})
 }
 
+// newMessage returns a message with a new client message ID: the time in
+// milliseconds (12 hex digits) and 80 random bits (20 hex digits).
+// Time-ordered IDs are cheaper for the server to index than random ones
+// (see protocol.SendRequest).
 func newMessage(elems ...Elem) *Message {
 	var b [16]byte
-	rand.Read(b[:])
-	return &Message{ClientMsgID: hex.EncodeToString(b[:]), Random: binary.LittleEndian.Uint32(b[:4]), Elems: elems}
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	rand.Read(b[6:])
+	return &Message{ClientMsgID: hex.EncodeToString(b[:]), Random: binary.LittleEndian.Uint32(b[12:]), Elems: elems}
 }
 
 // Text returns the message's text elements, joined.

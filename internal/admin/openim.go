@@ -227,7 +227,8 @@ func (a *API) sendMsg(ctx context.Context, c *call) (any, error) {
 		To: to,
 		// The same MsgRandom to the same receiver within one second is
 		// a retry: it is stored once (Tencent's use of MsgRandom).
-		ClientMsgID: "rest:" + to + ":" + strconv.FormatUint(uint64(*r.MsgRandom), 10) + ":" + strconv.FormatInt(c.now.Unix(), 10),
+		// The time first: see protocol.SendRequest.
+		ClientMsgID: "rest:" + strconv.FormatInt(c.now.Unix(), 10) + ":" + to + ":" + strconv.FormatUint(uint64(*r.MsgRandom), 10),
 		Random:      *r.MsgRandom,
 		Elems:       elems,
 		// MsgLifeTime 0: online users only, nothing kept (Tencent's

@@ -269,13 +269,15 @@ func (r *msgRun) send(c *msgConn) {
 }
 
 // appendSend appends a send request whose text starts with the send time.
-// Its client message ID is runID-id, unique to the sending user.
+// Its client message ID starts with the time in milliseconds, as the SDK's
+// do, then runID-id, unique to the sending user.
 func appendSend(b []byte, id uint64, to, runID string, ts int64, size int) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `,"op":"send","data":{"to":"`...)
 	b = append(b, to...)
 	b = append(b, `","clientMsgID":"`...)
+	b = fmt.Appendf(b, "%012x", time.Now().UnixMilli())
 	b = append(b, runID...)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, id, 10)

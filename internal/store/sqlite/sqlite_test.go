@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -181,4 +182,72 @@ func TestWALRestartsUnderSteadyWrites(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+}
+
+// TestMigrateClientIDIndex upgrades a database of schema version 1 (the
+// dedup index by sender first) with a message in it: the index is rebuilt
+// with the ID first, and a retry of the old message is still recognised.
+func TestMigrateClientIDIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "imkit.db")
+	db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func() *store.Message {
+		return &store.Message{ID: "k1", ClientMsgID: "0190aa00bb00-c1", From: "u1", To: "u2", Time: 1, Body: []byte(`[]`)}
+	}
+	if err := db.AppendMessages(t.Context(), app, []*store.Message{msg()}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX messages_client_id`,
+		`CREATE UNIQUE INDEX messages_client_id ON messages (app, from_user, client_msg_id) WHERE client_msg_id <> ''`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+
+	db = openAt(t, path)
+	if v, err := db.SchemaVersion(t.Context()); err != nil || v < 2 {
+		t.Fatalf("SchemaVersion = %d, %v; want 2 or later", v, err)
+	}
+	again := msg()
+	again.ID = "k2"
+	if err := db.AppendMessages(t.Context(), app, []*store.Message{again}); err != nil {
+		t.Fatal(err)
+	}
+	if !again.Dup || again.ID != "k1" {
+		t.Fatalf("the retry after the upgrade = %+v, want the first message, as a duplicate", again)
+	}
+	raw, err = sql.Open("sqlite", path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var first string
+	if err := raw.QueryRow(`SELECT name FROM pragma_index_info('messages_client_id') WHERE seqno = 1`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first != "client_msg_id" {
+		t.Fatalf("the dedup index's second column is %q, want client_msg_id", first)
+	}
+}
+
+// openAt opens the database at path, closed when the test ends.
+func openAt(t *testing.T, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
