@@ -135,12 +135,26 @@ func TestAccountDelete(t *testing.T) {
 
 func TestAccountDeleteKicksOnlineInstances(t *testing.T) {
 	srv := imkittest.RunServer(t)
+	oldSig := imkittest.SignAt(t, "carol", time.Now().Add(-time.Minute), 24*time.Hour)
 	c := newClient(t, srv, imkit.PlatformAndroid)
-	c.login(srv, "carol")
+	c.loginSig("carol", oldSig)
 	r := newREST(t, srv)
 	got := r.ok("im_open_login_svc/account_delete", `{"DeleteItem":[{"UserID":"carol"}]}`)
 	sameJSON(t, "account_delete", got["ResultItem"], `[{"ResultCode":0,"ResultInfo":"","UserID":"carol"}]`)
 	c.waitFor("kicked:admin")
+
+	// The deletion revokes the tickets signed before it, as a kick does: the
+	// kicked instance cannot sign the account up again with its ticket. A
+	// newly signed one can.
+	b := newClient(t, srv, imkit.PlatformAndroid)
+	err := b.Login(context.Background(), "carol", oldSig)
+	if e, ok := errors.AsType[*imkit.Error](err); !ok || e.Code != imkit.ErrSvrInvalidUserSig {
+		t.Fatalf("login with a ticket signed before the deletion: %v, want code 70052", err)
+	}
+	if _, err := srv.Store.User(context.Background(), imkittest.SDKAppID, "carol"); err == nil {
+		t.Error("the refused login made the account again")
+	}
+	b.loginSig("carol", imkittest.SignAt(t, "carol", time.Now().Add(time.Second), 24*time.Hour))
 }
 
 func TestAccountCheck(t *testing.T) {

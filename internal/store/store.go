@@ -46,7 +46,10 @@ type Store interface {
 	ImportUser(ctx context.Context, u User, day string) (created bool, err error)
 	// DeleteUser removes the account with its own mailbox and conversations,
 	// ends its active sessions as kicked by an admin at time at, and keeps its
-	// messages in its peers' mailboxes; ErrNotFound when unknown.
+	// messages in its peers' mailboxes; ErrNotFound when unknown. It revokes
+	// the tickets signed before at: an account of the same ID made again
+	// later (by a login, an import or a message) starts with RevokedBefore
+	// at (in Unix seconds), or the deleted account's, if later.
 	DeleteUser(ctx context.Context, app uint64, userID string, at time.Time) error
 
 	// Login starts a session, atomically per user: it creates the user when

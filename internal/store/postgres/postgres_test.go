@@ -184,8 +184,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	db := openDSN(t, dsn, postgres.Options{})
 	v, err := db.SchemaVersion(t.Context())
-	if err != nil || v != 2 {
-		t.Errorf("SchemaVersion = %d, %v; want 2", v, err)
+	if err != nil || v != 3 {
+		t.Errorf("SchemaVersion = %d, %v; want 3", v, err)
 	}
 }
 

@@ -154,11 +154,18 @@ func (t *tx) lockUser(ctx context.Context, app uint64, userID string, createdMS 
 		// Missing: create it. The new row is this transaction's until it
 		// commits: a concurrent login of the user waits for it, then finds
 		// it.
-		t.queue(`INSERT INTO users (app, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			int64(app), userID, createdMS).
-			Exec(func(ct pgconn.CommandTag) error {
-				created = ct.RowsAffected() == 1
-				return nil
+		// RETURNING: the trigger of schema 0003 gives a deleted account's
+		// revocation to the new one.
+		var revoked int64
+		t.queue(`INSERT INTO users (app, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+			RETURNING revoked_before`, int64(app), userID, createdMS).
+			QueryRow(func(row pgx.Row) error {
+				err := row.Scan(&revoked)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				created = err == nil
+				return err
 			})
 		active = nil
 		t.queueActive(app, userID, &active)
@@ -166,7 +173,7 @@ func (t *tx) lockUser(ctx context.Context, app uint64, userID string, createdMS 
 			return store.User{}, nil, false, err
 		}
 		if created {
-			return store.User{App: app, UserID: userID, CreatedAt: sqlrows.FromMillis(createdMS)}, active, true, nil
+			return store.User{App: app, UserID: userID, CreatedAt: sqlrows.FromMillis(createdMS), RevokedBefore: revoked}, active, true, nil
 		}
 		// Another transaction created it meanwhile: lock it.
 	}

@@ -67,6 +67,11 @@ func (db *DB) ImportUser(ctx context.Context, u store.User, day string) (created
 func (db *DB) DeleteUser(ctx context.Context, app uint64, userID string, at time.Time) error {
 	return db.update(ctx, func(t *tx) error {
 		var found bool
+		// The revocation outlives the account (see schema 0003).
+		t.queue(`INSERT INTO revocations (app, user_id, before)
+			SELECT app, user_id, greatest(revoked_before, $3) FROM users WHERE app = $1 AND user_id = $2
+			ON CONFLICT (app, user_id) DO UPDATE SET before = greatest(revocations.before, excluded.before)`,
+			int64(app), userID, at.Unix())
 		t.queue(`DELETE FROM users WHERE app = $1 AND user_id = $2`, int64(app), userID).
 			Exec(func(ct pgconn.CommandTag) error {
 				found = ct.RowsAffected() > 0

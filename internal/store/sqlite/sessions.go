@@ -26,7 +26,8 @@ func (db *DB) Login(ctx context.Context, p store.LoginParams) (store.LoginResult
 			return err
 		}
 		if !found {
-			u = store.User{App: s.App, UserID: s.UserID, CreatedAt: sqlrows.TruncMillis(s.LoginAt)}
+			// RevokedBefore: a deleted account's, which the new one takes.
+			u = store.User{App: s.App, UserID: s.UserID, CreatedAt: sqlrows.TruncMillis(s.LoginAt), RevokedBefore: u.RevokedBefore}
 		}
 		active, _, err := t.sessions(t.s.activeOf, "", int64(s.App), s.UserID)
 		if err != nil {

@@ -204,7 +204,9 @@ func TestMigrateClientIDIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	for _, q := range []string{ // back to version 1
+		`DROP TRIGGER users_made_again`,
+		`DROP TABLE revocations`,
 		`DROP INDEX messages_client_id`,
 		`CREATE UNIQUE INDEX messages_client_id ON messages (app, from_user, client_msg_id) WHERE client_msg_id <> ''`,
 		`PRAGMA user_version = 1`,
@@ -216,8 +218,8 @@ func TestMigrateClientIDIndex(t *testing.T) {
 	raw.Close()
 
 	db = openAt(t, path)
-	if v, err := db.SchemaVersion(t.Context()); err != nil || v < 2 {
-		t.Fatalf("SchemaVersion = %d, %v; want 2 or later", v, err)
+	if v, err := db.SchemaVersion(t.Context()); err != nil || v < 3 {
+		t.Fatalf("SchemaVersion = %d, %v; want 3 or later", v, err)
 	}
 	again := msg()
 	again.ID = "k2"

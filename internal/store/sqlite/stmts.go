@@ -73,8 +73,10 @@ func (s *writeStmts) list() []wstmtDef {
 
 		// One row, also for a missing user (found 0), with the user's last
 		// session seq.
+		// A missing user's revoked_before is a deleted account's.
 		{&s.userGet, `SELECT u.user_id IS NOT NULL, u.nick, u.face_url, u.imported, u.created_at,
-			u.revoked_before, u.login_day, u.login_month,
+			coalesce(u.revoked_before, (SELECT before FROM revocations WHERE app = ?1 AND user_id = ?2), 0),
+			u.login_day, u.login_month,
 			coalesce((SELECT seq FROM sessions WHERE app = ?1 AND user_id = ?2 ORDER BY seq DESC LIMIT 1), 0),
 			coalesce(` + newestSeq + `, 0)
 			FROM (SELECT 1) LEFT JOIN users u ON u.app = ?1 AND u.user_id = ?2`},

@@ -54,6 +54,13 @@ func (db *DB) ImportUser(ctx context.Context, u store.User, day string) (created
 // DeleteUser implements store.Store.
 func (db *DB) DeleteUser(ctx context.Context, app uint64, userID string, at time.Time) error {
 	return db.update(ctx, func(t *tx) error {
+		// The revocation outlives the account (see schema 0003).
+		if _, err := t.execSQL(`INSERT INTO revocations (app, user_id, before)
+			SELECT app, user_id, max(revoked_before, ?3) FROM users WHERE app = ?1 AND user_id = ?2
+			ON CONFLICT (app, user_id) DO UPDATE SET before = max(before, excluded.before)`,
+			int64(app), userID, at.Unix()); err != nil {
+			return err
+		}
 		n, err := t.execSQL(`DELETE FROM users WHERE app = ? AND user_id = ?`, int64(app), userID)
 		if err != nil {
 			return err
@@ -91,7 +98,8 @@ func (t *tx) user(app uint64, userID string) (u store.User, h userHints, lastSes
 		[]any{&found, &u.Nick, &u.FaceURL, &imported, &created, &u.RevokedBefore, &h.loginDay, &h.loginMonth, &lastSession, &h.maxSeq},
 		int64(app), userID)
 	if err != nil || !found {
-		return store.User{}, userHints{maxSeq: h.maxSeq}, lastSession, false, err
+		// A missing user's RevokedBefore is a deleted account's.
+		return store.User{RevokedBefore: u.RevokedBefore}, userHints{maxSeq: h.maxSeq}, lastSession, false, err
 	}
 	u.App, u.UserID, u.Imported, u.CreatedAt = app, userID, imported, sqlrows.FromMillis(created)
 	return u, h, lastSession, true, nil

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateApp", testUpdateApp},
 		{"ImportUser", testImportUser},
 		{"DeleteUser", testDeleteUser},
+		{"DeleteRevokes", testDeleteRevokes},
 		{"LoginCreatesUser", testLoginCreatesUser},
 		{"LoginDecideSeesActive", testLoginDecideSeesActive},
 		{"LoginKicks", testLoginKicks},

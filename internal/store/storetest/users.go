@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -165,10 +166,22 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	wantErr(t, "DeleteUser(deleted)", s.DeleteUser(ctx, app1, "alice", when), store.ErrNotFound)
 	wantErr(t, "DeleteUser(unknown)", s.DeleteUser(ctx, app1, "nobody", when), store.ErrNotFound)
 
-	// A new login signs alice up again, with nothing from before.
-	r := login(t, s, session(app1, "alice", "s3", imkit.PlatformWeb, at(time.Hour)), nil)
+	// A new login signs alice up again, with nothing from before but the
+	// revocation of the tickets signed before the deletion.
+	var decided store.User
+	r := login(t, s, session(app1, "alice", "s3", imkit.PlatformWeb, at(time.Hour)), func(u store.User, _ []store.Session) ([]store.Kicked, error) {
+		decided = u
+		return nil, nil
+	})
 	if !r.Created {
 		t.Errorf("Login after DeleteUser: Created = false, want true")
+	}
+	if decided.RevokedBefore != when.Unix() || r.User.RevokedBefore != when.Unix() {
+		t.Errorf("Login after DeleteUser: Decide saw RevokedBefore %d, the result has %d; want %d (the deletion)",
+			decided.RevokedBefore, r.User.RevokedBefore, when.Unix())
+	}
+	if u, err := s.User(ctx, app1, "alice"); err != nil || u.RevokedBefore != when.Unix() {
+		t.Errorf("User(alice) after the new login: RevokedBefore %d, %v; want %d", u.RevokedBefore, err, when.Unix())
 	}
 	m := appendMsgs(t, s, app1, msg("bob", "alice", "c3", time.Hour+time.Second))[0]
 	if m.ConvSeq != 3 || m.ToSeq != 1 {
@@ -187,5 +200,39 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	must(t, err)
 	if c.Unread != 1 {
 		t.Errorf("MarkRead before the new alice's first message: Unread = %d, want 1", c.Unread)
+	}
+}
+
+// testDeleteRevokes: an account made again after a deletion, by an import,
+// a message or a login, refuses the tickets signed before the deletion (or
+// before an earlier kick's revocation, if later); an account never deleted
+// refuses none.
+func testDeleteRevokes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createApp(t, s, app1)
+	for i, u := range []string{"carol", "dave", "erin"} {
+		login(t, s, session(app1, u, fmt.Sprint("s", i), imkit.PlatformWeb, t0), nil)
+	}
+	when := at(time.Minute)
+	later := when.Unix() + 3600
+	if _, err := s.KickUser(ctx, app1, "erin", store.Kick{Reason: imkit.KickAdmin, At: when}, later); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"carol", "dave", "erin"} {
+		must(t, s.DeleteUser(ctx, app1, u, when))
+	}
+	if _, err := s.ImportUser(ctx, store.User{App: app1, UserID: "carol", Imported: true, CreatedAt: at(time.Hour)}, day0); err != nil {
+		t.Fatal(err)
+	}
+	appendMsgs(t, s, app1, msg("frank", "dave", "c1", time.Hour))
+	login(t, s, session(app1, "erin", "s9", imkit.PlatformWeb, at(time.Hour)), nil)
+	for _, w := range []struct {
+		user   string
+		before int64
+	}{{"carol", when.Unix()}, {"dave", when.Unix()}, {"erin", later}, {"frank", 0}} {
+		u, err := s.User(ctx, app1, w.user)
+		if err != nil || u.RevokedBefore != w.before {
+			t.Errorf("User(%s): RevokedBefore %d, %v; want %d", w.user, u.RevokedBefore, err, w.before)
+		}
 	}
 }
