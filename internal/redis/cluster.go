@@ -348,8 +348,9 @@ func (c *Cluster) loadKey(node string) string { return c.prefix + "load:" + node
 func (c *Cluster) loadsKey() string           { return c.prefix + "loads" }
 
 // SumPeaks publishes this node's peaks of online instances per app over
-// the last stats interval (kept for ttl, about three intervals, so that a
-// node that stops takes its figures with it) and returns, per app, the sum
+// the last stats interval (kept for ttl, about two intervals, so that a
+// node that crashes takes its figures with it soon; one that stops calls
+// WithdrawPeaks first) and returns, per app, the sum
 // of the peaks the live nodes published last: the cluster's peak, as
 // closely as nodes sampling at their own moments can tell it (it can exceed
 // the true peak when nodes peaked at different moments of one interval).
@@ -401,6 +402,18 @@ func (c *Cluster) SumPeaks(ctx context.Context, local map[uint64]int, ttl time.D
 		}
 	}
 	return sum, nil
+}
+
+// WithdrawPeaks takes this node's figures out of the cluster's peak, for a
+// node about to stop: its clients are about to reconnect to the other
+// nodes, where they count again.
+func (c *Cluster) WithdrawPeaks(ctx context.Context) error {
+	_, err := c.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, c.loadKey(c.node))
+		p.SRem(ctx, c.loadsKey(), c.node)
+		return nil
+	})
+	return err
 }
 
 // receive handles what other nodes send this one.

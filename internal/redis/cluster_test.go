@@ -250,3 +250,27 @@ func TestPeakOnlineAcrossNodes(t *testing.T) {
 		t.Fatalf("peak online = %d, want 5", n)
 	}
 }
+
+// A node that stops takes its figures out of the cluster's peak before its
+// clients move to the other nodes: they are not counted twice.
+func TestPeakOnlineNodeLeaving(t *testing.T) {
+	// No stats ticks: the test publishes, as the nodes' ticks would.
+	nodes := imkittest.RunCluster(t, 2, imkittest.WithConfig(func(c *server.Config) {
+		c.StatsInterval = time.Hour
+	}))
+	ctx := context.Background()
+	three := map[uint64]int{imkittest.SDKAppID: 3}
+	if _, err := nodes[1].Cluster.SumPeaks(ctx, three, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := nodes[0].Cluster.SumPeaks(ctx, nil, time.Minute)
+	if err != nil || sum[imkittest.SDKAppID] != 3 {
+		t.Fatalf("node 0 sees a peak of %d (%v), want node 1's 3", sum[imkittest.SDKAppID], err)
+	}
+	nodes[1].Stop()
+	// node 1's three clients are now on node 0.
+	sum, err = nodes[0].Cluster.SumPeaks(ctx, three, time.Minute)
+	if err != nil || sum[imkittest.SDKAppID] != 3 {
+		t.Fatalf("after node 1 stopped, the peak is %d (%v), want 3", sum[imkittest.SDKAppID], err)
+	}
+}

@@ -103,7 +103,10 @@ type Server struct {
 	serve chan error
 	once  sync.Once
 	stop  chan struct{} // closed by Shutdown: ends the maintenance loop
-	bg    sync.WaitGroup
+
+	peakMu  sync.Mutex // guards leaving, and serialises recordPeaks
+	leaving bool       // Shutdown began: record this node's peak only
+	bg      sync.WaitGroup
 }
 
 // New wires a Server; Start starts serving.
@@ -278,12 +281,14 @@ func (s *Server) recordPeaks() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	day := s.Sessions.Day(s.cfg.Now())
+	s.peakMu.Lock()
+	defer s.peakMu.Unlock()
 	peaks := s.Hub.TakePeaks()
-	if s.Cluster != nil {
+	if s.Cluster != nil && !s.leaving {
 		// The cluster's peak, not this node's (the store keeps the
 		// highest figure written for the day). Without Redis, this
 		// node's own is still a lower bound.
-		sum, err := s.Cluster.SumPeaks(ctx, peaks, 3*s.cfg.StatsInterval)
+		sum, err := s.Cluster.SumPeaks(ctx, peaks, 2*s.cfg.StatsInterval)
 		if err != nil {
 			s.log.Error("record peak online across nodes; recording this node's", "err", err)
 		} else {
@@ -324,6 +329,17 @@ func (s *Server) Done() <-chan error { return s.serve }
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		if s.Cluster != nil {
+			// Out of the cluster's peak before the clients leave for the
+			// other nodes, where they count again; from now on this node
+			// records its own peak only.
+			s.peakMu.Lock()
+			s.leaving = true
+			if werr := s.Cluster.WithdrawPeaks(ctx); werr != nil {
+				s.log.Warn("redis: withdraw this node's peak", "err", werr)
+			}
+			s.peakMu.Unlock()
+		}
 		if s.ln != nil {
 			err = s.http.Shutdown(ctx)
 		}
