@@ -164,8 +164,22 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	defer c.Release()
-	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(`+migrationLock+`)`); err != nil {
-		return fmt.Errorf("lock the schema: %w", err)
+	// Wait for the lock by asking again, not in pg_advisory_lock: a node
+	// waiting there holds a transaction open, which the CREATE INDEX
+	// CONCURRENTLY of the node holding the lock would wait for in turn.
+	for {
+		var locked bool
+		if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+migrationLock+`)`).Scan(&locked); err != nil {
+			return fmt.Errorf("lock the schema: %w", err)
+		}
+		if locked {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lock the schema: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	defer func() {
 		// Unlocked with a context of its own: a connection left holding
@@ -196,19 +210,55 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(script)); err != nil {
+		if strings.HasPrefix(string(script), noTransaction) {
+			err = migrateOutside(ctx, c.Conn(), string(script), m.version)
+		} else {
+			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, string(script)); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.version)
 				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.version)
-			return err
-		})
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("schema version %d: %w", m.version, err)
 		}
 		db.log.Info("postgres: schema migrated", "version", m.version)
 	}
 	return nil
+}
+
+// noTransaction starts a schema file whose statements run one by one,
+// outside a transaction (CREATE INDEX CONCURRENTLY cannot run in one). Each
+// of its statements must end a line with ";" and be safe to run again: a
+// failure leaves the ones before it done, and the next Open starts over.
+const noTransaction = "-- imkit: no transaction\n"
+
+// migrateOutside runs such a script, then records its version.
+func migrateOutside(ctx context.Context, c *pgx.Conn, script string, version int) error {
+	for stmt := range strings.SplitSeq(script, ";\n") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err := c.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, version)
+	return err
+}
+
+// stripComments drops the lines of s that are "--" comments.
+func stripComments(s string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
 
 // SchemaVersion returns the schema version of the database.

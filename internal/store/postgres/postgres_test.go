@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/imkittest"
@@ -207,4 +210,64 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// TestMigrateFromVersion1 upgrades a schema of version 1 holding a message:
+// the dedup index is rebuilt with the ID first (concurrently, outside a
+// transaction), revocations come in, and a retry of the old message is
+// still a duplicate.
+func TestMigrateFromVersion1(t *testing.T) {
+	dsn := imkittest.PostgresDSN(t)
+	ctx := t.Context()
+	db, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateApp(ctx, store.App{SDKAppID: app, Key: "k", Admin: "admin", Policy: imkit.DefaultPolicy, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	msg := func(id string) *store.Message {
+		return &store.Message{ID: id, ClientMsgID: "0190aa00bb00-c1", From: "u1", To: "u2", Time: 1, Body: []byte(`[]`)}
+	}
+	if err := db.AppendMessages(ctx, app, []*store.Message{msg("k1")}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{ // back to version 1
+		`DROP TRIGGER users_made_again ON users`,
+		`DROP FUNCTION users_made_again()`,
+		`DROP TABLE revocations`,
+		`DROP INDEX messages_client_id`,
+		`CREATE UNIQUE INDEX messages_client_id ON messages (app, from_user, client_msg_id) WHERE client_msg_id <> ''`,
+		`DELETE FROM schema_version WHERE version > 1`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	db = openDSN(t, dsn, postgres.Options{})
+	if v, err := db.SchemaVersion(ctx); err != nil || v != 3 {
+		t.Fatalf("SchemaVersion = %d, %v; want 3", v, err)
+	}
+	again := msg("k2")
+	if err := db.AppendMessages(ctx, app, []*store.Message{again}); err != nil {
+		t.Fatal(err)
+	}
+	if !again.Dup || again.ID != "k1" {
+		t.Fatalf("the retry after the upgrade = %+v, want the first message, as a duplicate", again)
+	}
+	var def string
+	if err := conn.QueryRow(ctx, `SELECT pg_get_indexdef('messages_client_id'::regclass)`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(def, "(app, client_msg_id, from_user)") {
+		t.Fatalf("the dedup index is %s, want (app, client_msg_id, from_user)", def)
+	}
 }
