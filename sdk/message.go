@@ -132,6 +132,9 @@ func (s *SDK) SendMessage(ctx context.Context, msg *Message, receiver string) (*
 	sent := *msg
 	sent.MsgID, sent.From, sent.To = reply.MsgID, sess.userID, receiver
 	sent.Seq, sent.ConvSeq, sent.Time = reply.Seq, reply.ConvSeq, timeMilli(reply.Time)
+	// The server says what it did: a stored message has a seq (a server
+	// without online-only messages stores them all).
+	sent.OnlineUserOnly = reply.Seq == 0
 	if !sent.OnlineUserOnly {
 		sess.apply(ctx, &sent)
 	}

@@ -169,8 +169,12 @@ func (s *Service) submit(app uint64, from, session string, req *protocol.SendReq
 	default:
 	}
 	if req.OnlineOnly {
-		// Nothing to store: push at once, seq 0, and answer.
-		s.push(context.Background(), app, p)
+		// Nothing to store: push at once, seq 0, and answer. On the
+		// caller's goroutine (a connection's read loop): bounded, since
+		// with several nodes a push asks Redis where the users are.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.push(ctx, app, p)
+		cancel()
 		if done != nil {
 			done(&p.msg, nil)
 		}

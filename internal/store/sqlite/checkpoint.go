@@ -35,8 +35,10 @@ const (
 	defaultMaxWALPages = 16384 // 64 MiB of 4 KiB pages
 	// restartBusy bounds the RESTART's wait for readers of old snapshots
 	// (and for another process's write); the writer waits meanwhile. A
-	// RESTART that gives up is tried again after the next PASSIVE.
+	// RESTART that gives up is tried again after restartBackoff.
 	restartBusy = 50 * time.Millisecond
+	// restartBackoff is the pause after a RESTART that did not restart.
+	restartBackoff = 2 * time.Second
 )
 
 type checkpointer struct {
@@ -49,6 +51,9 @@ type checkpointer struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+	// notBefore delays the next RESTART after one that failed; only the
+	// checkpointer's goroutine uses it.
+	notBefore time.Time
 }
 
 // startCheckpointer starts the checkpointer of the database file at path,
@@ -57,7 +62,8 @@ func startCheckpointer(path string, db *sql.DB, wmu *sync.Mutex, maxFrames int, 
 	// Closing a descriptor drops every POSIX lock the process holds on the
 	// file, SQLite's included: this one is closed only after the
 	// connections (see closeFile).
-	f, err := os.Open(path)
+	// Read-write: Windows flushes only such handles.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		log.Warn("sqlite checkpoint: open the database file to sync it", "err", err)
 		f = nil
@@ -102,7 +108,7 @@ func (c *checkpointer) run() {
 			// Not fatal: the WAL keeps the data, and the next round tries
 			// again.
 			c.log.Warn("sqlite checkpoint", "err", err)
-		} else if frames > c.max {
+		} else if frames > c.max && time.Now().After(c.notBefore) {
 			c.restart(ctx)
 		}
 		select {
@@ -124,10 +130,18 @@ func (c *checkpointer) restart(ctx context.Context) {
 	defer c.wmu.Unlock()
 	var busy, frames, copied int
 	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
-	if err != nil {
-		// The WAL stays long, and the next round tries again.
+	switch {
+	case err != nil:
 		c.log.Warn("sqlite checkpoint", "mode", "RESTART", "err", err)
+	case busy != 0:
+		// Readers of old snapshots (or another process) held it up for
+		// restartBusy: the WAL stays long. Try again in a while, not
+		// after every PASSIVE, each time holding the writer.
+		c.log.Info("sqlite checkpoint: RESTART gave up, readers busy", "wal_frames", frames)
+	default:
+		return
 	}
+	c.notBefore = time.Now().Add(restartBackoff)
 }
 
 // halt stops the checkpointer; it may be called more than once. Call it

@@ -244,9 +244,24 @@ func (db *DB) close() error {
 	}
 	errs = append(errs, db.wdb.Close())
 	if db.ckpt != nil {
+		// sql.DB.Close leaves a connection in use open until it is
+		// returned: a read still running holds SQLite's locks, which
+		// closing the checkpointer's descriptor would drop.
+		waitReturned(5*time.Second, db.rdb, db.wdb)
 		errs = append(errs, db.ckpt.closeFile())
 	}
 	return errors.Join(errs...)
+}
+
+// waitReturned waits up to d for the connections of the closed dbs that
+// were in use to be returned, and so closed.
+func waitReturned(d time.Duration, dbs ...*sql.DB) {
+	deadline := time.Now().Add(d)
+	for _, x := range dbs {
+		for x != nil && x.Stats().OpenConnections > 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // migrate brings the schema of the database on c up to the newest version
