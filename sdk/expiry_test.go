@@ -87,7 +87,8 @@ func TestExpiryWithoutProvider(t *testing.T) {
 // being sent all the while.
 func TestRenewRacingSends(t *testing.T) {
 	t.Parallel()
-	srv := imkittest.RunServer(t, withLead(1500*time.Millisecond))
+	// Sending as fast as it can: no limit on the requests.
+	srv := imkittest.RunServer(t, withLead(1500*time.Millisecond), imkittest.NoRequestLimit())
 	p := &provider{t: t, life: time.Hour}
 	alice := newClient(t, srv.URL, imkit.PlatformAndroid, withInstance("alice"), withProvider(p.get))
 	bob := newClient(t, srv.URL, imkit.PlatformIPhone, withInstance("bob"))

@@ -188,7 +188,9 @@ func (t *targetFlags) startInProcess(ctx context.Context) (*benchServer, error) 
 	if err != nil {
 		return nil, err
 	}
-	m := &Main{DataDir: dir, Config: server.Config{Addr: "127.0.0.1:0"}, Out: io.Discard}
+	// The load's clients are not people: no limit on their requests (as
+	// --request-rate -1 for a child server).
+	m := &Main{DataDir: dir, Config: server.Config{Addr: "127.0.0.1:0", RequestRate: -1}, Out: io.Discard}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		os.RemoveAll(dir)
@@ -244,7 +246,7 @@ func (t *targetFlags) startChild(ctx context.Context, env *Env) (*benchServer, e
 	if t.profile != "" {
 		args = []string{"bench", "_serve", "--pprof", "127.0.0.1:0"}
 	}
-	args = append(args, "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	args = append(args, "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn", "--request-rate", "-1")
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = env.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/message"
+	"github.com/imkit/imkit/internal/ratelimit"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/protocol"
 	"github.com/imkit/imkit/usersig"
@@ -416,16 +417,11 @@ type limiter struct {
 	rate, burst float64
 
 	mu   sync.Mutex // guards apps
-	apps map[uint64]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
+	apps map[uint64]*ratelimit.Bucket
 }
 
 func newLimiter(rate, burst float64) *limiter {
-	return &limiter{rate: rate, burst: burst, apps: make(map[uint64]*bucket)}
+	return &limiter{rate: rate, burst: burst, apps: make(map[uint64]*ratelimit.Bucket)}
 }
 
 // allow takes a token of app's bucket at now, if there is one.
@@ -434,16 +430,8 @@ func (l *limiter) allow(app uint64, now time.Time) bool {
 	defer l.mu.Unlock()
 	b := l.apps[app]
 	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
+		b = new(ratelimit.Bucket)
 		l.apps[app] = b
 	}
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b.Take(now, l.rate, l.burst)
 }

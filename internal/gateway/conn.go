@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/ratelimit"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/protocol"
 )
@@ -17,11 +18,12 @@ import (
 // connection has one goroutine and no buffers.
 type Conn struct {
 	gw     *Gateway
-	id     uint64    // unique on this node
-	nc     net.Conn  // the socket, after the WebSocket upgrade
-	rd     *wsReader // only the read loop uses rd and bad
-	bad    int       // undecodable frames received
-	corker corker    // nil when the listener cannot cork
+	id     uint64           // unique on this node
+	nc     net.Conn         // the socket, after the WebSocket upgrade
+	rd     *wsReader        // only the read loop uses rd and bad
+	bad    int              // undecodable frames received
+	limit  ratelimit.Bucket // requests; only the read loop uses it
+	corker corker           // nil when the listener cannot cork
 	remote string
 	ctx    context.Context // canceled when the connection ends
 	cancel context.CancelFunc

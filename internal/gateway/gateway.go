@@ -47,6 +47,12 @@ type Config struct {
 	// MaxQueue is the most bytes queued for one client before it is
 	// disconnected as a slow consumer (default 4 MiB).
 	MaxQueue int
+	// RequestRate and RequestBurst limit the requests of one connection
+	// (pings aside): RequestRate a second (default 100; negative: no
+	// limit), RequestBurst at once (default 3 × RequestRate). A request
+	// over the limit is answered with 7008 and not carried out.
+	RequestRate  float64
+	RequestBurst int
 	// MaxSeq returns the newest sequence in a user's mailbox, for the login
 	// reply; nil reports 0.
 	MaxSeq func(ctx context.Context, app uint64, user string) (uint64, error)
@@ -77,6 +83,8 @@ type Gateway struct {
 	expiryLead   time.Duration
 	writeTimeout time.Duration
 	maxQueue     int
+	reqRate      float64
+	reqBurst     float64
 	maxSeq       func(ctx context.Context, app uint64, user string) (uint64, error)
 	onDisconnect func(sess store.Session, reason string)
 	presence     Presence
@@ -101,6 +109,8 @@ func New(cfg Config) *Gateway {
 		expiryLead:   cfg.ExpiryLead,
 		writeTimeout: cfg.WriteTimeout,
 		maxQueue:     cfg.MaxQueue,
+		reqRate:      cfg.RequestRate,
+		reqBurst:     float64(cfg.RequestBurst),
 		maxSeq:       cfg.MaxSeq,
 		onDisconnect: cfg.OnDisconnect,
 		presence:     cfg.Presence,
@@ -125,6 +135,12 @@ func New(cfg Config) *Gateway {
 	}
 	if g.maxQueue <= 0 {
 		g.maxQueue = 4 << 20
+	}
+	if g.reqRate == 0 {
+		g.reqRate = 100
+	}
+	if g.reqBurst <= 0 {
+		g.reqBurst = 3 * g.reqRate
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -421,6 +437,11 @@ func (g *Gateway) readFailed(c *Conn, err error) string {
 }
 
 func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {
+	if f.Op != protocol.OpPing && g.reqRate > 0 && !c.limit.Take(time.Now(), g.reqRate, g.reqBurst) {
+		c.ReplyError(f.ID, imkit.Errorf(imkit.ErrAPICallFrequency,
+			"more than %g requests a second on this connection; slow down", g.reqRate))
+		return
+	}
 	switch f.Op {
 	case protocol.OpPing:
 		c.Reply(f.ID, nil)

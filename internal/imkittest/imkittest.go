@@ -47,6 +47,12 @@ type Option func(*server.Config)
 // WithConfig applies f to the server's configuration.
 func WithConfig(f func(*server.Config)) Option { return Option(f) }
 
+// NoRequestLimit lifts the limit on the requests of a client connection,
+// for tests and benchmarks that send as fast as they can.
+func NoRequestLimit() Option {
+	return WithConfig(func(c *server.Config) { c.RequestRate = -1 })
+}
+
 // RunServer starts a server for the test on 127.0.0.1:0 with a new data
 // directory and the test app, and stops it when the test ends.
 func RunServer(t testing.TB, opts ...Option) *Server {

@@ -79,7 +79,7 @@ func (p *pair) roundTrip() error {
 // push to the receiver. Its time is the latency of a message on an idle
 // server.
 func BenchmarkSend(b *testing.B) {
-	srv := imkittest.RunServer(b)
+	srv := imkittest.RunServer(b, imkittest.NoRequestLimit())
 	p := newPair(b, srv, 0)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -94,7 +94,7 @@ func BenchmarkSend(b *testing.B) {
 // the goal of 13,000 (imkit bench msg measures the same with 1,000 users
 // against a server in its own process).
 func BenchmarkSendParallel(b *testing.B) {
-	srv := imkittest.RunServer(b)
+	srv := imkittest.RunServer(b, imkittest.NoRequestLimit())
 	const parallelism = 32 // 64 pairs on 2 cores
 	pairs := make([]*pair, parallelism*runtime.GOMAXPROCS(0))
 	for i := range pairs {

@@ -38,11 +38,14 @@ type Config struct {
 	Now func() time.Time
 	// Location sets the day boundaries of statistics (default UTC).
 	Location *time.Location
-	// Heartbeat, IdleTimeout, ExpiryLead, MaxQueue: see gateway.Config.
-	Heartbeat   time.Duration
-	IdleTimeout time.Duration
-	ExpiryLead  time.Duration
-	MaxQueue    int
+	// Heartbeat, IdleTimeout, ExpiryLead, MaxQueue, RequestRate and
+	// RequestBurst: see gateway.Config.
+	Heartbeat    time.Duration
+	IdleTimeout  time.Duration
+	ExpiryLead   time.Duration
+	MaxQueue     int
+	RequestRate  float64
+	RequestBurst int
 	// MaxFailures, FailureWindow, LockDuration: see session.Config.
 	MaxFailures   int
 	FailureWindow time.Duration
@@ -186,6 +189,8 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:  cfg.IdleTimeout,
 		ExpiryLead:   cfg.ExpiryLead,
 		MaxQueue:     cfg.MaxQueue,
+		RequestRate:  cfg.RequestRate,
+		RequestBurst: cfg.RequestBurst,
 		MaxSeq:       s.Messages.MaxSeq,
 		OnDisconnect: s.onDisconnect,
 		Presence:     registry,
