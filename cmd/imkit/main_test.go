@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,4 +22,21 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
+}
+
+func TestParsePrefixes(t *testing.T) {
+	got, err := parsePrefixes(" 10.0.0.0/8, 192.168.1.7 ,fd00::/8,, 10.1.2.3/16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[10.0.0.0/8 192.168.1.7/32 fd00::/8 10.1.0.0/16]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("parsePrefixes = %v, want %s", got, want)
+	}
+	if p, err := parsePrefixes(""); err != nil || len(p) != 0 {
+		t.Errorf("parsePrefixes(\"\") = %v, %v; want none", p, err)
+	}
+	if _, err := parsePrefixes("10.0.0.0/8,lb.internal"); err == nil {
+		t.Error("parsePrefixes with a host name: no error")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -229,9 +230,15 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&m.Config.RequestBurst, "request-burst", 300, "requests one client connection may make at once")
 	fs.StringVar(&m.Config.Redis.Addr, "redis", envOr(env, "IMKIT_REDIS", ""), "Redis `address` host:port that joins several nodes on one PostgreSQL (env IMKIT_REDIS; password in IMKIT_REDIS_PASSWORD)")
 	fs.StringVar(&m.Config.Redis.Prefix, "redis-prefix", "imkit:", "prefix of the Redis keys and channels; the nodes of one cluster share it")
+	proxies := fs.String("trusted-proxies", envOr(env, "IMKIT_TRUSTED_PROXIES", ""), "comma-separated `networks` (CIDR, or single addresses) of the load balancers in front of the server, whose X-Forwarded-For gives the clients' addresses (env IMKIT_TRUSTED_PROXIES)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var err error
+	if m.Config.TrustedProxies, err = parsePrefixes(*proxies); err != nil {
+		fmt.Fprintf(env.Stderr, "imkit serve: --trusted-proxies: %v\n", err)
+		return exitError{2}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "imkit serve: unexpected argument %q\n", fs.Arg(0))
@@ -270,6 +277,28 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout, "imkit: shutting down")
 	return m.Close()
+}
+
+// parsePrefixes parses comma-separated networks; a single address is a
+// network of one.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a network (10.0.0.0/8) nor an address", f)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func envOr(env *Env, name, def string) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/ratelimit"
+	"github.com/imkit/imkit/internal/session"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/protocol"
 )
@@ -24,8 +25,8 @@ type Conn struct {
 	bad    int              // undecodable frames received
 	limit  ratelimit.Bucket // requests; only the read loop uses it
 	corker corker           // nil when the listener cannot cork
-	remote string
-	ctx    context.Context // canceled when the connection ends
+	remote string           // the client's address (see Gateway.clientIP)
+	ctx    context.Context  // canceled when the connection ends
 	cancel context.CancelFunc
 
 	mu        sync.Mutex // guards the fields below
@@ -56,7 +57,7 @@ type outFrame struct {
 func newConn(gw *Gateway, nc net.Conn, remote string) *Conn {
 	c := &Conn{gw: gw, id: gw.nextConn.Add(1), nc: nc, rd: newWSReader(nc, protocol.MaxFrameSize), remote: remote}
 	c.corker, _ = nc.(corker)
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.ctx, c.cancel = context.WithCancel(session.WithClientIP(context.Background(), remote))
 	return c
 }
 

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,9 +62,14 @@ type Config struct {
 	// nodes find them (package redis); nil keeps them to this node.
 	Presence Presence
 	// OnDisconnect, when set, is called when a logged-in connection ends
-	// without a logout, kick or expiry; reason is "LinkClose" or "TimeOut".
-	// It must not block.
-	OnDisconnect func(sess store.Session, reason string)
+	// without a logout, kick or expiry; reason is "LinkClose" or "TimeOut";
+	// clientIP is the client's address. It must not block.
+	OnDisconnect func(sess store.Session, clientIP, reason string)
+	// TrustedProxies are the networks of the load balancers or proxies in
+	// front of the server: for a connection from one of them, the client's
+	// address is taken from X-Forwarded-For (the nearest address that is
+	// not a trusted proxy) or X-Real-IP. Else it is the connection's peer.
+	TrustedProxies []netip.Prefix
 	// Logger receives errors; nil discards.
 	Logger *slog.Logger
 }
@@ -86,7 +93,8 @@ type Gateway struct {
 	reqRate      float64
 	reqBurst     float64
 	maxSeq       func(ctx context.Context, app uint64, user string) (uint64, error)
-	onDisconnect func(sess store.Session, reason string)
+	onDisconnect func(sess store.Session, clientIP, reason string)
+	trusted      []netip.Prefix
 	presence     Presence
 	nextConn     atomic.Uint64
 	log          *slog.Logger
@@ -113,6 +121,7 @@ func New(cfg Config) *Gateway {
 		reqBurst:     float64(cfg.RequestBurst),
 		maxSeq:       cfg.MaxSeq,
 		onDisconnect: cfg.OnDisconnect,
+		trusted:      cfg.TrustedProxies,
 		presence:     cfg.Presence,
 		log:          cfg.Logger,
 		handlers:     make(map[string]Handler),
@@ -184,7 +193,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only the upgrade is gorilla's: framing is done here (ws.go), on the
 	// socket, and gorilla's Conn is dropped.
-	c, ok := g.handshake(ws.UnderlyingConn(), r.RemoteAddr)
+	c, ok := g.handshake(ws.UnderlyingConn(), g.clientIP(r))
 	if !ok {
 		return
 	}
@@ -193,6 +202,57 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// request, and the stack the login grew (about 25 KB per connection
 	// otherwise).
 	go g.serve(c)
+}
+
+// clientIP returns the address of the client r comes from: its peer's, or
+// when the peer is a trusted proxy, what the proxies say.
+func (g *Gateway) clientIP(r *http.Request) string {
+	peer := parseIP(r.RemoteAddr)
+	if !peer.IsValid() {
+		return r.RemoteAddr
+	}
+	if !g.isTrusted(peer) {
+		return peer.String()
+	}
+	// X-Forwarded-For lists the addresses the request came through, the
+	// nearest last: the first from the right that is not a trusted proxy is
+	// the client. Anything before it could be made up by the client.
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(strings.Join(xff, ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			ip := parseIP(strings.TrimSpace(hops[i]))
+			if !ip.IsValid() {
+				break
+			}
+			if !g.isTrusted(ip) || i == 0 {
+				return ip.String()
+			}
+		}
+		return peer.String()
+	}
+	if ip := parseIP(strings.TrimSpace(r.Header.Get("X-Real-IP"))); ip.IsValid() {
+		return ip.String()
+	}
+	return peer.String()
+}
+
+func (g *Gateway) isTrusted(ip netip.Addr) bool {
+	for _, p := range g.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIP parses an address with or without a port ("" or junk: invalid),
+// IPv4-mapped IPv6 addresses as IPv4.
+func parseIP(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	ip, _ := netip.ParseAddr(s)
+	return ip.Unmap()
 }
 
 // handshake registers a new connection and runs its login. When the login
@@ -245,7 +305,7 @@ func (g *Gateway) finish(c *Conn, reason string) {
 	defer g.forget(c)
 	sess, code := g.endConn(c)
 	if g.onDisconnect != nil && (code == 0 || protocol.Reconnect(code) && code != protocol.CloseReplaced) {
-		g.onDisconnect(sess, reason)
+		g.onDisconnect(sess, c.remote, reason)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -46,6 +47,10 @@ type Config struct {
 	MaxQueue     int
 	RequestRate  float64
 	RequestBurst int
+	// TrustedProxies are the networks of the proxies in front of the
+	// server, whose X-Forwarded-For tells the clients' addresses: see
+	// gateway.Config.
+	TrustedProxies []netip.Prefix
 	// MaxFailures, FailureWindow, LockDuration: see session.Config.
 	MaxFailures   int
 	FailureWindow time.Duration
@@ -183,18 +188,19 @@ func New(cfg Config) (*Server, error) {
 		Logger: log.With("part", "message"),
 	})
 	s.Gateway = gateway.New(gateway.Config{
-		Sessions:     s.Sessions,
-		Hub:          s.Hub,
-		Heartbeat:    cfg.Heartbeat,
-		IdleTimeout:  cfg.IdleTimeout,
-		ExpiryLead:   cfg.ExpiryLead,
-		MaxQueue:     cfg.MaxQueue,
-		RequestRate:  cfg.RequestRate,
-		RequestBurst: cfg.RequestBurst,
-		MaxSeq:       s.Messages.MaxSeq,
-		OnDisconnect: s.onDisconnect,
-		Presence:     registry,
-		Logger:       log.With("part", "gateway"),
+		Sessions:       s.Sessions,
+		Hub:            s.Hub,
+		Heartbeat:      cfg.Heartbeat,
+		IdleTimeout:    cfg.IdleTimeout,
+		ExpiryLead:     cfg.ExpiryLead,
+		MaxQueue:       cfg.MaxQueue,
+		RequestRate:    cfg.RequestRate,
+		RequestBurst:   cfg.RequestBurst,
+		TrustedProxies: cfg.TrustedProxies,
+		MaxSeq:         s.Messages.MaxSeq,
+		OnDisconnect:   s.onDisconnect,
+		Presence:       registry,
+		Logger:         log.With("part", "gateway"),
 	})
 	s.Messages.Register(s.Gateway)
 	s.Admin = admin.New(admin.Config{
@@ -380,8 +386,10 @@ func (s *Server) onSessionEvent(e session.Event) {
 }
 
 // onDisconnect reports a link that broke (the SDK reconnects by itself).
-func (s *Server) onDisconnect(sess store.Session, reason string) {
-	s.Webhook.Notify(webhook.FromDisconnect(sess, reason, s.cfg.Now()))
+func (s *Server) onDisconnect(sess store.Session, clientIP, reason string) {
+	e := webhook.FromDisconnect(sess, reason, s.cfg.Now())
+	e.ClientIP = clientIP
+	s.Webhook.Notify(e)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,9 @@ type Event struct {
 	Kicked  []store.Session // sessions this event ended
 	Code    imkit.Code      // for EventLoginFailed
 	At      time.Time
+	// ClientIP is the address of the client whose connection made the
+	// change (see WithClientIP); "" for changes from the REST API.
+	ClientIP string
 }
 
 // Config configures a Service. The zero value of every field but Store works.
@@ -227,7 +230,7 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 	}
 	app, t, err := s.verify(ctx, req, now)
 	if err != nil {
-		s.emit(Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
+		s.emit(ctx, Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
 		return store.Session{}, 0, err
 	}
 	sess.ID = newSessionID()
@@ -254,13 +257,13 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 		if _, ok := errors.AsType[*imkit.Error](err); !ok {
 			err = fmt.Errorf("login %s: %w", req.UserID, err)
 		}
-		s.emit(Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
+		s.emit(ctx, Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
 		return store.Session{}, 0, err
 	}
 	if len(res.Kicked) > 0 && s.notifier != nil {
 		s.notifier.Kicked(ctx, res.Kicked)
 	}
-	s.emit(Event{Type: EventLogin, Session: sess, Kicked: res.Kicked, At: now})
+	s.emit(ctx, Event{Type: EventLogin, Session: sess, Kicked: res.Kicked, At: now})
 	return sess, res.MaxSeq, nil
 }
 
@@ -278,10 +281,10 @@ func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest, attach
 		}
 	})
 	if err != nil {
-		s.emit(Event{Type: EventLoginFailed, Session: asked, Code: imkit.ErrorCode(err), At: now})
+		s.emit(ctx, Event{Type: EventLoginFailed, Session: asked, Code: imkit.ErrorCode(err), At: now})
 		return store.Session{}, err
 	}
-	s.emit(Event{Type: EventResume, Session: sess, At: now})
+	s.emit(ctx, Event{Type: EventResume, Session: sess, At: now})
 	return sess, nil
 }
 
@@ -318,7 +321,7 @@ func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now ti
 			return store.Session{}, fmt.Errorf("resume: end expired session: %w", err)
 		}
 		sess.State, sess.EndedAt = store.SessionExpired, now
-		s.emit(Event{Type: EventExpired, Session: sess, At: now})
+		s.emit(ctx, Event{Type: EventExpired, Session: sess, At: now})
 		return store.Session{}, verr
 	}
 	if exp := t.ExpiresAt().Unix(); exp != sess.TicketExpire || t.Time != sess.TicketTime {
@@ -399,7 +402,7 @@ func (s *Service) Logout(ctx context.Context, sess store.Session) error {
 		return fmt.Errorf("logout: %w", err)
 	}
 	if ended {
-		s.emit(Event{Type: EventLogout, Session: sess, At: now})
+		s.emit(ctx, Event{Type: EventLogout, Session: sess, At: now})
 	}
 	return nil
 }
@@ -436,7 +439,7 @@ func (s *Service) Expire(ctx context.Context, sess store.Session) error {
 	}
 	if ended {
 		sess.State, sess.EndedAt = store.SessionExpired, now
-		s.emit(Event{Type: EventExpired, Session: sess, At: now})
+		s.emit(ctx, Event{Type: EventExpired, Session: sess, At: now})
 	}
 	return nil
 }
@@ -456,14 +459,29 @@ func (s *Service) KickUser(ctx context.Context, app uint64, userID string) ([]st
 	if len(kicked) > 0 && s.notifier != nil {
 		s.notifier.Kicked(ctx, kicked)
 	}
-	s.emit(Event{Type: EventKicked, Session: store.Session{App: app, UserID: userID}, Kicked: kicked, At: now})
+	s.emit(ctx, Event{Type: EventKicked, Session: store.Session{App: app, UserID: userID}, Kicked: kicked, At: now})
 	return kicked, nil
 }
 
-func (s *Service) emit(e Event) {
+func (s *Service) emit(ctx context.Context, e Event) {
 	if s.onEvent != nil {
+		e.ClientIP = ClientIP(ctx)
 		s.onEvent(e)
 	}
+}
+
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the address of the client whose
+// connection a call serves: the events of the call report it.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIP returns the client address ctx carries, or "".
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
 }
 
 // newSessionID returns 128 random bits in hex: unguessable, since a session

@@ -91,6 +91,14 @@ func expect(t *testing.T, rcv *receiver, action, reason, user, opt string, kicke
 	if h.query.Get("SdkAppid") != fmt.Sprint(imkittest.SDKAppID) || h.body["CallbackCommand"] != "State.StateChange" {
 		t.Errorf("callback %v %v: want SdkAppid and CallbackCommand State.StateChange", h.query, h.body)
 	}
+	// The client's address; none for a change a REST call made.
+	wantIP := "127.0.0.1"
+	if opt == "RESTAPI" {
+		wantIP = ""
+	}
+	if got := h.query.Get("ClientIP"); got != wantIP {
+		t.Errorf("callback %s: ClientIP %q, want %q", want, got, wantIP)
+	}
 }
 
 func TestStateChangeEvents(t *testing.T) {

@@ -67,6 +67,9 @@ type Event struct {
 	// Kicked lists the platforms of the instances a login kicked offline.
 	Kicked []imkit.Platform
 	At     time.Time
+	// ClientIP is the client's address (the ClientIP query parameter);
+	// "" when a REST call caused the change.
+	ClientIP string
 }
 
 // Config configures a Sender. URL is required; the zero value of every other
@@ -321,6 +324,9 @@ func request(base string, e Event) (string, []byte, error) {
 	q.Set("CallbackCommand", CallbackCommand)
 	q.Set("contenttype", "json")
 	q.Set("OptPlatform", OptPlatform(e.Platform, e.REST))
+	if e.ClientIP != "" {
+		q.Set("ClientIP", e.ClientIP)
+	}
 	u.RawQuery = q.Encode()
 	b := Body{
 		CallbackCommand: CallbackCommand,
@@ -366,7 +372,7 @@ func KickedPlatform(p imkit.Platform) string {
 // expiry are Logout/Unregister. Refused logins are no state change.
 func FromSession(e session.Event) []Event {
 	ev := func(s store.Session, action, reason string) Event {
-		return Event{App: s.App, UserID: s.UserID, Action: action, Reason: reason, Platform: s.Platform, At: e.At}
+		return Event{App: s.App, UserID: s.UserID, Action: action, Reason: reason, Platform: s.Platform, At: e.At, ClientIP: e.ClientIP}
 	}
 	switch e.Type {
 	case session.EventLogin:
