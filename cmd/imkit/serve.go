@@ -226,7 +226,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
 	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
 	fs.DurationVar(&m.Config.ExpiryLead, "expiry-lead", 5*time.Minute, "how long before a ticket expires clients are asked to renew it")
-	fs.Float64Var(&m.Config.RequestRate, "request-rate", 100, "requests a second one client connection may make (pings aside); more get 7008; negative: no limit")
+	fs.Float64Var(&m.Config.RequestRate, "request-rate", 100, "requests a second one client connection may make (ping, renew and logout aside); more get 7008; negative: no limit")
 	fs.IntVar(&m.Config.RequestBurst, "request-burst", 300, "requests one client connection may make at once")
 	fs.StringVar(&m.Config.Redis.Addr, "redis", envOr(env, "IMKIT_REDIS", ""), "Redis `address` host:port that joins several nodes on one PostgreSQL (env IMKIT_REDIS; password in IMKIT_REDIS_PASSWORD)")
 	fs.StringVar(&m.Config.Redis.Prefix, "redis-prefix", "imkit:", "prefix of the Redis keys and channels; the nodes of one cluster share it")

@@ -50,7 +50,7 @@ type Config struct {
 	// disconnected as a slow consumer (default 4 MiB).
 	MaxQueue int
 	// RequestRate and RequestBurst limit the requests of one connection
-	// (pings aside): RequestRate a second (default 100; negative: no
+	// (pings, renewals and logouts aside): RequestRate a second (default 100; negative: no
 	// limit), RequestBurst at once (default 3 × RequestRate). A request
 	// over the limit is answered with 7008 and not carried out.
 	RequestRate  float64
@@ -497,7 +497,7 @@ func (g *Gateway) readFailed(c *Conn, err error) string {
 }
 
 func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {
-	if f.Op != protocol.OpPing && g.reqRate > 0 && !c.limit.Take(time.Now(), g.reqRate, g.reqBurst) {
+	if g.reqRate > 0 && limited(f.Op) && !c.limit.Take(time.Now(), g.reqRate, g.reqBurst) {
 		c.ReplyError(f.ID, imkit.Errorf(imkit.ErrAPICallFrequency,
 			"more than %g requests a second on this connection; slow down", g.reqRate))
 		return
@@ -550,6 +550,17 @@ func (g *Gateway) dispatch(c *Conn, f *protocol.Frame) {
 		}
 		h(c, f)
 	}
+}
+
+// limited reports whether requests of op count against a connection's
+// request limit: not the ones that keep the session (ping, renew) or end it
+// (logout), which a client flooding with others must still get through.
+func limited(op string) bool {
+	switch op {
+	case protocol.OpPing, protocol.OpRenew, protocol.OpLogout:
+		return false
+	}
+	return true
 }
 
 // replyErr replies with err when it carries a code, else logs it and replies

@@ -13,8 +13,8 @@ import (
 )
 
 // A connection that sends faster than its request limit gets 7008 for the
-// requests over it, and the connection goes on: pings are never limited,
-// and the limit allows more as time passes.
+// requests over it, and the connection goes on: pings and logouts are never
+// limited, and the limit allows more as time passes.
 func TestRequestLimit(t *testing.T) {
 	srv := imkittest.RunServer(t, imkittest.WithConfig(func(c *server.Config) {
 		c.RequestRate, c.RequestBurst = 10, 20
@@ -77,4 +77,23 @@ func TestRequestLimit(t *testing.T) {
 		}
 		return f.Err() == nil
 	})
+	// Out of tokens again, a logout still goes through.
+	for i := range 30 {
+		c.Request(uint64(3000+i), protocol.OpConvList, protocol.ConvListRequest{Limit: 1})
+	}
+	if err := c.Request(4000, protocol.OpLogout, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := c.ReadFrame()
+		if err != nil {
+			t.Fatalf("no reply to the logout: %v", err)
+		}
+		if f.ID == 4000 {
+			if err := f.Err(); err != nil {
+				t.Fatalf("logout over the limit: %v", err)
+			}
+			return
+		}
+	}
 }
