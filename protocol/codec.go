@@ -95,7 +95,7 @@ func appendFrame(dst []byte, id uint64, op string, code imkit.Code, msg string, 
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"op":`...)
-		dst = appendString(dst, op)
+		dst = AppendString(dst, op)
 		sep = true
 	}
 	if code != imkit.OK {
@@ -106,7 +106,7 @@ func appendFrame(dst []byte, id uint64, op string, code imkit.Code, msg string, 
 		dst = strconv.AppendInt(dst, int64(code), 10)
 		if msg != "" {
 			dst = append(dst, `,"msg":`...)
-			dst = appendString(dst, msg)
+			dst = AppendString(dst, msg)
 		}
 		sep = true
 	}
@@ -130,16 +130,59 @@ func appendFrame(dst []byte, id uint64, op string, code imkit.Code, msg string, 
 	return append(dst, '}'), nil
 }
 
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as encoding/json encodes a string (with HTML
+// escaping, as json.Marshal does), without reflection: the frames' and
+// hand-written payloads' strings.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	dst = append(dst, s...)
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
 

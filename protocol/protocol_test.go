@@ -213,3 +213,20 @@ func BenchmarkDecodeFrame(b *testing.B) {
 		}
 	}
 }
+
+// FuzzAppendString checks that AppendString writes what json.Marshal
+// writes for any string, valid UTF-8 or not.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uote\`, "<a&b>", "tab\tnl\n\x00\x1f", "中文", "\u2028\u2029", "\xff\xfe", "a\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := protocol.AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
+}

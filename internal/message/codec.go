@@ -120,78 +120,64 @@ func (d *decoder) end() bool {
 // object reads an object, calling member with each key once the reader is
 // at its value; member reads the value and reports whether it could.
 func (d *decoder) object(member func(key string) bool) bool {
-	d.space()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
+	if !d.eat('{') {
 		return false
 	}
-	d.i++
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
+	if d.eat('}') {
 		return true
 	}
 	for {
 		d.space()
 		key, ok := d.raw()
-		if !ok {
+		if !ok || !d.eat(':') {
 			return false
 		}
-		d.space()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			return false
-		}
-		d.i++
 		d.space()
 		if !member(string(key)) {
 			return false
 		}
-		d.space()
-		if d.i >= len(d.b) {
-			return false
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return true
-		default:
-			return false
+		if more, ok := d.next('}'); !ok || !more {
+			return ok
 		}
 	}
 }
 
 // array reads an array, calling item for each element.
 func (d *decoder) array(item func() bool) bool {
-	d.space()
-	if d.i >= len(d.b) || d.b[d.i] != '[' {
+	if !d.eat('[') {
 		return false
 	}
-	d.i++
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
+	if d.eat(']') {
 		return true
 	}
 	for {
+		d.space()
 		if !item() {
 			return false
 		}
-		d.space()
-		if d.i >= len(d.b) {
-			return false
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case ']':
-			d.i++
-			return true
-		default:
-			return false
+		if more, ok := d.next(']'); !ok || !more {
+			return ok
 		}
 	}
+}
+
+// eat skips white space and then c, reporting whether c was there.
+func (d *decoder) eat(c byte) bool {
+	d.space()
+	if d.i >= len(d.b) || d.b[d.i] != c {
+		return false
+	}
+	d.i++
+	return true
+}
+
+// next reads what follows a member or element: a comma (more follow) or
+// end, which closes the object or array.
+func (d *decoder) next(end byte) (more, ok bool) {
+	if d.eat(',') {
+		return true, true
+	}
+	return false, d.eat(end)
 }
 
 // raw reads a string without escapes, of valid UTF-8 and no control
@@ -243,61 +229,6 @@ func (d *decoder) uint(digits int) (uint64, bool) {
 	return n, true
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as encoding/json encodes a string (with HTML
-// escaping, as json.Marshal does).
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // appendElems appends elems as json.Marshal encodes them: the body of a
 // stored message.
 func appendElems(dst []byte, elems []protocol.Elem) []byte {
@@ -311,22 +242,22 @@ func appendElems(dst []byte, elems []protocol.Elem) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"type":`...)
-		dst = appendString(dst, e.Type)
+		dst = protocol.AppendString(dst, e.Type)
 		if e.Text != "" {
 			dst = append(dst, `,"text":`...)
-			dst = appendString(dst, e.Text)
+			dst = protocol.AppendString(dst, e.Text)
 		}
 		if e.Data != "" {
 			dst = append(dst, `,"data":`...)
-			dst = appendString(dst, e.Data)
+			dst = protocol.AppendString(dst, e.Data)
 		}
 		if e.Desc != "" {
 			dst = append(dst, `,"desc":`...)
-			dst = appendString(dst, e.Desc)
+			dst = protocol.AppendString(dst, e.Desc)
 		}
 		if e.Ext != "" {
 			dst = append(dst, `,"ext":`...)
-			dst = appendString(dst, e.Ext)
+			dst = protocol.AppendString(dst, e.Ext)
 		}
 		dst = append(dst, '}')
 	}
@@ -338,7 +269,7 @@ func appendElems(dst []byte, elems []protocol.Elem) []byte {
 func sendReply(m *store.Message) json.RawMessage {
 	b := make([]byte, 0, 64+len(m.ID))
 	b = append(b, `{"msgID":`...)
-	b = appendString(b, m.ID)
+	b = protocol.AppendString(b, m.ID)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, m.FromSeq, 10)
 	b = append(b, `,"convSeq":`...)
@@ -360,13 +291,13 @@ func appendPush(dst []byte, m *store.Message, seq uint64) []byte {
 		dst = make([]byte, 0, 160+len(m.ID)+len(m.ClientMsgID)+len(m.From)+len(m.To)+len(m.Body))
 	}
 	dst = append(dst, `{"op":"msg","data":{"msgID":`...)
-	dst = appendString(dst, m.ID)
+	dst = protocol.AppendString(dst, m.ID)
 	dst = append(dst, `,"clientMsgID":`...)
-	dst = appendString(dst, m.ClientMsgID)
+	dst = protocol.AppendString(dst, m.ClientMsgID)
 	dst = append(dst, `,"from":`...)
-	dst = appendString(dst, m.From)
+	dst = protocol.AppendString(dst, m.From)
 	dst = append(dst, `,"to":`...)
-	dst = appendString(dst, m.To)
+	dst = protocol.AppendString(dst, m.To)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"convSeq":`...)
