@@ -235,3 +235,22 @@ func TestMain(m *testing.M) {
 	imkittest.ServeChild() // when this process is a RunServerProcess child
 	os.Exit(m.Run())
 }
+
+// phoneBehindProxy logs alice in on an Android instance "phone" connected
+// to srv through a fault-injecting proxy, and waits for its first sync.
+func phoneBehindProxy(t *testing.T, srv *imkittest.Server, opts ...clientOption) (*client, *imkittest.Proxy) {
+	t.Helper()
+	net := srv.Proxy()
+	phone := newClient(t, net.URL(), imkit.PlatformAndroid, append([]clientOption{withInstance("phone")}, opts...)...)
+	phone.login(srv, "alice")
+	phone.waitFor("syncFinish")
+	return phone, net
+}
+
+// cutOff breaks c's link and refuses new ones, and waits for c to fail a
+// reconnect.
+func cutOff(net *imkittest.Proxy, c *client) {
+	net.SetMode(imkittest.Refuse)
+	net.Reset()
+	c.waitFor("connectFailed")
+}

@@ -117,13 +117,7 @@ func TestMessagesWaitForOfflineAndNewUsers(t *testing.T) {
 	carol := newClient(t, srv.URL, imkit.PlatformIPhone)
 	carol.login(srv, "carol")
 	carol.waitFor("syncFinish")
-	var texts []string
-	for _, e := range carol.history() {
-		if e.kind == "msg" {
-			texts = append(texts, e.msg.Text())
-		}
-	}
-	if got, want := strings.Join(texts, ","), "m1,m2,m3"; got != want {
+	if got, want := strings.Join(received(carol, (*sdk.Message).Text), ","), "m1,m2,m3"; got != want {
 		t.Fatalf("carol synced %q, want %q in order", got, want)
 	}
 	convs, _, err := carol.ConversationList(ctx(t), 0, 10)
@@ -387,13 +381,20 @@ func TestOnlineOnlyMessages(t *testing.T) {
 	bobPad := newClient(t, srv.URL, imkit.PlatformIPad)
 	bobPad.login(srv, "bob")
 	bobPad.waitFor("syncFinish")
-	var texts []string
-	for _, e := range bobPad.history() {
-		if e.kind == "msg" {
-			texts = append(texts, e.msg.Text()+fmt.Sprint(e.msg.OnlineUserOnly))
-		}
-	}
-	if got := strings.Join(texts, ","); got != "hellofalse" {
+	textAndOnline := func(m *sdk.Message) string { return m.Text() + fmt.Sprint(m.OnlineUserOnly) }
+	if got := strings.Join(received(bobPad, textAndOnline), ","); got != "hellofalse" {
 		t.Fatalf("a later instance synced %q, want only the stored message", got)
 	}
+}
+
+// received returns f of each message c was told of (OnRecvNewMessage), in
+// order.
+func received(c *client, f func(*sdk.Message) string) []string {
+	var out []string
+	for _, e := range c.history() {
+		if e.kind == "msg" {
+			out = append(out, f(e.msg))
+		}
+	}
+	return out
 }

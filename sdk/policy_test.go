@@ -382,9 +382,7 @@ func TestKickedWhileOffline(t *testing.T) {
 	android.login(srv, "alice")
 	android.waitFor("syncFinish")
 
-	net.SetMode(imkittest.Refuse)
-	net.Reset() // the network is cut; the SDK keeps trying
-	android.waitFor("connectFailed")
+	cutOff(net, android) // the network is cut; the SDK keeps trying
 	if got := android.LoginStatus(); got != imkit.LoginStatusLogined {
 		t.Fatalf("status while reconnecting = %v, want LOGINED", got)
 	}

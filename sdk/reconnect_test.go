@@ -114,10 +114,7 @@ func TestResumeAfterServerRestart(t *testing.T) {
 // replaces it, and nobody is kicked.
 func TestResumeReplacesStaleConnection(t *testing.T) {
 	srv := imkittest.RunServer(t) // the server's heartbeat is 30 s: it notices nothing
-	net := srv.Proxy()
-	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"), withHeartbeat(50*time.Millisecond))
-	phone.login(srv, "alice")
-	phone.waitFor("syncFinish")
+	phone, net := phoneBehindProxy(t, srv, withHeartbeat(50*time.Millisecond))
 	loginsBefore := logins(t, srv)
 	mark := phone.mark()
 
@@ -137,10 +134,7 @@ func TestResumeReplacesStaleConnection(t *testing.T) {
 // Dropped and reset links are resumed.
 func TestReconnectAfterDropAndReset(t *testing.T) {
 	srv := imkittest.RunServer(t)
-	net := srv.Proxy()
-	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"))
-	phone.login(srv, "alice")
-	phone.waitFor("syncFinish")
+	phone, net := phoneBehindProxy(t, srv)
 	for _, cut := range []func(){net.Drop, net.Reset} {
 		n := phone.count("connected")
 		cut()
@@ -165,11 +159,7 @@ func TestHeartbeatFindsDeadLink(t *testing.T) {
 		c.Heartbeat = beat
 		c.IdleTimeout = 3 * beat
 	}))
-	net := srv.Proxy()
-	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"),
-		withHeartbeat(beat), withLoginTimeout(time.Second))
-	phone.login(srv, "alice")
-	phone.waitFor("syncFinish")
+	phone, net := phoneBehindProxy(t, srv, withHeartbeat(beat), withLoginTimeout(time.Second))
 	wantInstances(t, srv, "alice", "phone")
 	mark := phone.mark()
 
@@ -208,9 +198,7 @@ func TestCallsWaitWhileReconnecting(t *testing.T) {
 	alice.login(srv, "alice")
 	bob.login(srv, "bob")
 	alice.waitFor("syncFinish")
-	net.SetMode(imkittest.Refuse)
-	net.Reset()
-	alice.waitFor("connectFailed")
+	cutOff(net, alice)
 
 	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -240,13 +228,8 @@ func TestCallsWaitWhileReconnecting(t *testing.T) {
 // stops reconnecting.
 func TestLogoutWhileReconnecting(t *testing.T) {
 	srv := imkittest.RunServer(t)
-	net := srv.Proxy()
-	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"))
-	phone.login(srv, "alice")
-	phone.waitFor("syncFinish")
-	net.SetMode(imkittest.Refuse)
-	net.Reset()
-	phone.waitFor("connectFailed")
+	phone, net := phoneBehindProxy(t, srv)
+	cutOff(net, phone)
 
 	done := make(chan error, 1)
 	go func() { done <- phone.Logout(ctx(t)) }()
@@ -267,10 +250,7 @@ func TestLogoutWhileReconnecting(t *testing.T) {
 // session then ends on the server when its ticket runs out.
 func TestLogoutWhileUnreachable(t *testing.T) {
 	srv := imkittest.RunServer(t)
-	net := srv.Proxy()
-	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"))
-	phone.login(srv, "alice")
-	phone.waitFor("syncFinish")
+	phone, net := phoneBehindProxy(t, srv)
 	net.Offline()
 	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -503,13 +483,8 @@ func BenchmarkResumeAfterRestart(b *testing.B) {
 // session: LOGOUT, one OnConnectFailed with the code, no reconnect.
 func TestResumeOfEndedSession(t *testing.T) {
 	srv := imkittest.RunServer(t)
-	net := srv.Proxy()
-	phone := newClient(t, net.URL(), imkit.PlatformAndroid, withInstance("phone"))
-	phone.login(srv, "alice")
-	phone.waitFor("syncFinish")
-	net.SetMode(imkittest.Refuse)
-	net.Reset()
-	phone.waitFor("connectFailed")
+	phone, net := phoneBehindProxy(t, srv)
+	cutOff(net, phone)
 	ss, err := srv.Store.ActiveSessions(context.Background(), imkittest.SDKAppID, []string{"alice"})
 	if err != nil || len(ss) != 1 {
 		t.Fatalf("active sessions: %v, %v", ss, err)

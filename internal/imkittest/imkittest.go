@@ -84,6 +84,19 @@ func (s *Server) openStore() store.Store {
 	return st
 }
 
+// startOnPort starts srv, trying again for a while when its port is
+// still taken: a restarted server's port may take a moment to be free.
+func startOnPort(srv *server.Server) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := srv.Start()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (s *Server) start(st store.Store) {
 	s.t.Helper()
 	cfg := s.cfg
@@ -95,15 +108,7 @@ func (s *Server) start(st store.Store) {
 	if err != nil {
 		s.t.Fatalf("new server: %v", err)
 	}
-	// The port of a restarted server may take a moment to be free again.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err = srv.Start()
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	err = startOnPort(srv)
 	if err != nil {
 		s.t.Fatalf("start server: %v", err)
 	}

@@ -180,15 +180,7 @@ func serveChild(v string) error {
 	if err != nil {
 		return err
 	}
-	// The port of a restarted server may take a moment to be free again.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err = srv.Start()
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	err = startOnPort(srv)
 	if err != nil {
 		return err
 	}
