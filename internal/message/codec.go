@@ -2,6 +2,7 @@ package message
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -24,18 +25,13 @@ import (
 // leaving req in an unspecified state.
 func decodeSend(b []byte, req *protocol.SendRequest) bool {
 	d := decoder{b: b}
-	var seen uint8
-	ok := d.object(func(key string) bool {
-		var bit uint8
+	ok := d.object(sendKeys, func(key string) bool {
 		switch key {
 		case "to":
-			bit = 1
 			req.To, d.ok = d.str()
 		case "clientMsgID":
-			bit = 2
 			req.ClientMsgID, d.ok = d.str()
 		case "random":
-			bit = 4
 			var n uint64
 			n, d.ok = d.uint(10)
 			if n > 1<<32-1 {
@@ -43,7 +39,6 @@ func decodeSend(b []byte, req *protocol.SendRequest) bool {
 			}
 			req.Random = uint32(n)
 		case "elems":
-			bit = 8
 			req.Elems = req.Elems[:0]
 			d.ok = d.array(func() bool {
 				req.Elems = append(req.Elems, protocol.Elem{})
@@ -52,43 +47,28 @@ func decodeSend(b []byte, req *protocol.SendRequest) bool {
 			if d.ok && req.Elems == nil {
 				req.Elems = []protocol.Elem{}
 			}
-		default:
-			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
 		return d.ok
 	})
 	return ok && d.end()
 }
 
+// The keys of a send request and of an element, as encoding/json spells
+// them.
+var (
+	sendKeys = []string{"to", "clientMsgID", "random", "elems"}
+	elemKeys = []string{"type", "text", "data", "desc", "ext"}
+)
+
 // elem decodes one element of a send request.
 func (d *decoder) elem(e *protocol.Elem) bool {
-	var seen uint8
-	return d.object(func(key string) bool {
-		var bit uint8
-		var p *string
-		switch key {
-		case "type":
-			bit, p = 1, &e.Type
-		case "text":
-			bit, p = 2, &e.Text
-		case "data":
-			bit, p = 4, &e.Data
-		case "desc":
-			bit, p = 8, &e.Desc
-		case "ext":
-			bit, p = 16, &e.Ext
-		default:
-			return false
+	fields := [...]*string{&e.Type, &e.Text, &e.Data, &e.Desc, &e.Ext} // as elemKeys
+	return d.object(elemKeys, func(key string) bool {
+		for i, k := range elemKeys {
+			if k == key {
+				*fields[i], d.ok = d.str()
+			}
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		*p, d.ok = d.str()
 		return d.ok
 	})
 }
@@ -117,23 +97,30 @@ func (d *decoder) end() bool {
 	return d.i == len(d.b)
 }
 
-// object reads an object, calling member with each key once the reader is
-// at its value; member reads the value and reports whether it could.
-func (d *decoder) object(member func(key string) bool) bool {
+// object reads an object whose keys are among keys (at most 32), each at
+// most once, calling member with each key once the reader is at its value;
+// member reads the value and reports whether it could.
+func (d *decoder) object(keys []string, member func(key string) bool) bool {
 	if !d.eat('{') {
 		return false
 	}
 	if d.eat('}') {
 		return true
 	}
+	var seen uint32
 	for {
 		d.space()
-		key, ok := d.raw()
+		raw, ok := d.raw()
 		if !ok || !d.eat(':') {
 			return false
 		}
+		i := slices.Index(keys, string(raw))
+		if i < 0 || seen&(1<<i) != 0 {
+			return false // unknown, or again
+		}
+		seen |= 1 << i
 		d.space()
-		if !member(string(key)) {
+		if !member(keys[i]) {
 			return false
 		}
 		if more, ok := d.next('}'); !ok || !more {
