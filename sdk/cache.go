@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	_ "modernc.org/sqlite" // the local cache is SQLite, pure Go
 
@@ -17,23 +18,30 @@ import (
 
 // cache is one user's local copy of their mailbox and conversations, kept in
 // <DataDir>/<SDKAppID>/<userID>/cache.db (or in memory without a DataDir).
-// It lets the conversation list be read before a login succeeds, and it
-// remembers up to which mailbox seq the instance has synced.
+// It lets the conversation list and the history already seen be read
+// before a login succeeds, and it keeps the mailbox cursor: the seq up to
+// which every message of the mailbox has been taken in.
 //
-// Messages enter the cache only from the mailbox (pushes, syncs and this
-// instance's own sends), so that a message is new exactly once; a
-// conversation row carries a copy of its last message.
+// One connection serves every use, one use at a time (mu): pushes, sends,
+// syncs, reads from the app. A message is new when the cursor passes it,
+// and the cursor moves only over a run of seqs with no gap (or over what
+// the server said is complete), so that the app hears of each message once
+// and in mailbox order, however the pushes, the sends' replies and the
+// syncs that bring them interleave.
 type cache struct {
 	user string
 	db   *sql.DB
-	conn *sql.Conn // the one connection: an in-memory database lives with it
 
-	insertMsg, upsertConv, getConv, listConvs, setRead, getMeta, setMeta, nextSeqs *sql.Stmt
+	mu     sync.Mutex // guards conn and every use of the statements
+	conn   *sql.Conn  // the one connection: an in-memory database lives with it
+	closed bool
+
+	insertMsg, upsertConv, getConv, listConvs, setRead, getMeta, setMeta, nextMsgs, historyMsgs, totalUnread *sql.Stmt
 }
 
 // cacheVersion is the schema version (PRAGMA user_version); a cache of
 // another version is rebuilt from the server.
-const cacheVersion = 2
+const cacheVersion = 3
 
 const cacheSchema = `
 CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
@@ -47,7 +55,8 @@ CREATE TABLE messages (
 	conv_seq INTEGER NOT NULL,
 	time INTEGER NOT NULL,
 	random INTEGER NOT NULL,
-	elems TEXT NOT NULL
+	elems TEXT NOT NULL,
+	mine INTEGER NOT NULL -- sent by this instance: never announced to it
 );
 CREATE INDEX messages_peer ON messages (peer, conv_seq);
 CREATE TABLE conversations (
@@ -56,13 +65,13 @@ CREATE TABLE conversations (
 	read_seq INTEGER NOT NULL,
 	unread INTEGER NOT NULL,
 	-- unread counts every message from the peer up to base_seq that is
-	-- after read_seq (the server said so), and those added since.
+	-- after read_seq (the server said so), and those taken in since.
 	base_seq INTEGER NOT NULL,
 	time INTEGER NOT NULL,
 	last TEXT NOT NULL -- the last message, JSON
 );
 CREATE INDEX conversations_time ON conversations (time DESC, peer);
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 `
 
 // openCache opens the user's cache under dir ("" for memory).
@@ -110,15 +119,16 @@ func (c *cache) init(ctx context.Context) error {
 			return err
 		}
 	}
+	const msgCols = `seq, msg_id, client_msg_id, from_user, to_user, conv_seq, time, random, elems, mine`
 	for _, p := range []struct {
 		st *(*sql.Stmt)
 		q  string
 	}{
-		{&c.insertMsg, `INSERT INTO messages (seq, msg_id, client_msg_id, from_user, to_user, peer, conv_seq, time, random, elems)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`},
-		// A message updates its conversation: the last message when it is
-		// the newest, and the unread count when it is from the peer and not
-		// read yet.
+		{&c.insertMsg, `INSERT INTO messages (seq, msg_id, client_msg_id, from_user, to_user, peer, conv_seq, time, random, elems, mine)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?11) ON CONFLICT (seq) DO UPDATE SET mine = max(mine, ?11)`},
+		// A message taken in updates its conversation: the last message
+		// when it is the newest, and the unread count when it is from the
+		// peer and not read yet.
 		{&c.upsertConv, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last) VALUES (?1, ?2, 0, ?3, 0, ?4, ?5)
 			ON CONFLICT (peer) DO UPDATE SET
 				unread = unread + CASE WHEN ?2 > read_seq AND ?2 > base_seq THEN ?3 ELSE 0 END,
@@ -127,10 +137,12 @@ func (c *cache) init(ctx context.Context) error {
 				conv_seq = max(conv_seq, ?2)`},
 		{&c.getConv, `SELECT peer, conv_seq, read_seq, unread, time, last FROM conversations WHERE peer = ?`},
 		{&c.listConvs, `SELECT peer, conv_seq, read_seq, unread, time, last FROM conversations ORDER BY time DESC, peer LIMIT ? OFFSET ?`},
-		{&c.setRead, `UPDATE conversations SET read_seq = max(read_seq, ?), unread = ? WHERE peer = ?`},
+		{&c.setRead, `UPDATE conversations SET unread = CASE WHEN ?1 >= read_seq THEN ?2 ELSE unread END, read_seq = max(read_seq, ?1) WHERE peer = ?3`},
 		{&c.getMeta, `SELECT v FROM meta WHERE k = ?`},
-		{&c.nextSeqs, `SELECT seq FROM messages WHERE seq > ? ORDER BY seq LIMIT 1000`},
 		{&c.setMeta, `INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = max(v, ?2)`},
+		{&c.nextMsgs, `SELECT ` + msgCols + ` FROM messages WHERE seq > ? ORDER BY seq LIMIT 500`},
+		{&c.historyMsgs, `SELECT ` + msgCols + ` FROM messages WHERE peer = ?1 AND conv_seq < ?2 ORDER BY conv_seq DESC LIMIT ?3`},
+		{&c.totalUnread, `SELECT coalesce(sum(unread), 0) FROM conversations`},
 	} {
 		if *p.st, err = conn.PrepareContext(ctx, p.q); err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -140,110 +152,278 @@ func (c *cache) init(ctx context.Context) error {
 }
 
 func (c *cache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	c.conn.Close()
 	c.db.Close()
+}
+
+// lock takes the cache for one use; it fails once the cache is closed.
+func (c *cache) lock() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return imkit.Errorf(imkit.ErrDatabaseFailed, "local cache: closed")
+	}
+	return nil
 }
 
 func cacheErr(err error) error {
 	return imkit.Errorf(imkit.ErrDatabaseFailed, "local cache: %v", err)
 }
 
-// syncedSeq returns the mailbox seq up to which every message is cached.
-func (c *cache) syncedSeq(ctx context.Context) (uint64, error) {
-	var v int64
-	err := c.getMeta.QueryRowContext(ctx, "synced_seq").Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+// cursorKey is the meta row of the mailbox cursor; a cache without it has
+// never synced (a new device).
+const cursorKey = "synced_seq"
+
+// cursor returns the mailbox cursor, and whether the cache has one at all.
+func (c *cache) cursor(ctx context.Context) (seq uint64, ok bool, err error) {
+	if err := c.lock(); err != nil {
+		return 0, false, err
 	}
-	if err != nil {
-		return 0, cacheErr(err)
-	}
-	return uint64(v), nil
+	defer c.mu.Unlock()
+	return c.cursorLocked(ctx, c.getMeta)
 }
 
-// setSyncedSeq raises the synced seq to seq.
-func (c *cache) setSyncedSeq(ctx context.Context, seq uint64) error {
-	if _, err := c.setMeta.ExecContext(ctx, "synced_seq", int64(seq)); err != nil {
+func (c *cache) cursorLocked(ctx context.Context, get *sql.Stmt) (uint64, bool, error) {
+	var v int64
+	err := get.QueryRowContext(ctx, cursorKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, cacheErr(err)
+	}
+	return uint64(v), true, nil
+}
+
+// taken is what one take did: the messages new to the app, in mailbox
+// order, and the conversations they changed.
+type taken struct {
+	news  []*Message
+	convs []*Conversation
+	// cursor is the mailbox cursor after the take.
+	cursor uint64
+}
+
+// take caches messages of the mailbox (mine says which this instance sent:
+// they are never announced to it) and moves the cursor over every cached
+// message right after it: over a gap-free run of seqs, and over anything up
+// to complete, which the caller knows to hold every message there is up to
+// it. With skipTo, the cursor first jumps to skipTo without announcing what
+// it passes (a new device, or one away too long: the conversation list
+// tells it instead). Messages the cursor passes update their conversation.
+func (c *cache) take(ctx context.Context, msgs []*Message, mine func(*Message) bool, complete, skipTo uint64) (taken, error) {
+	if err := c.lock(); err != nil {
+		return taken{}, err
+	}
+	defer c.mu.Unlock()
+	tx, err := c.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return taken{}, cacheErr(err)
+	}
+	defer tx.Rollback()
+	t, err := c.takeTx(ctx, tx, msgs, mine, complete, skipTo)
+	if err != nil {
+		return taken{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return taken{}, cacheErr(err)
+	}
+	for i, cv := range t.convs {
+		if t.convs[i], err = c.conversationLocked(ctx, cv.Peer); err != nil {
+			return taken{}, err
+		}
+	}
+	return t, nil
+}
+
+func (c *cache) takeTx(ctx context.Context, tx *sql.Tx, msgs []*Message, mine func(*Message) bool, complete, skipTo uint64) (taken, error) {
+	insert := tx.StmtContext(ctx, c.insertMsg)
+	for _, m := range msgs {
+		if err := c.insertLocked(ctx, insert, m, mine != nil && mine(m)); err != nil {
+			return taken{}, err
+		}
+	}
+	cursor, _, err := c.cursorLocked(ctx, tx.StmtContext(ctx, c.getMeta))
+	if err != nil {
+		return taken{}, err
+	}
+	cursor = max(cursor, skipTo)
+	var t taken
+	changed := map[string]bool{}
+	next, upsert := tx.StmtContext(ctx, c.nextMsgs), tx.StmtContext(ctx, c.upsertConv)
+	for {
+		rows, err := next.QueryContext(ctx, int64(cursor))
+		if err != nil {
+			return taken{}, cacheErr(err)
+		}
+		page, err := scanMessages(rows)
+		if err != nil {
+			return taken{}, err
+		}
+		passed := 0
+		for _, cm := range page {
+			if cm.Seq != cursor+1 && cm.Seq > complete {
+				break
+			}
+			cursor = cm.Seq
+			passed++
+			peer := cm.peer(c.user)
+			last, err := json.Marshal(&cm.Message)
+			if err != nil {
+				return taken{}, cacheErr(err)
+			}
+			unread := 0
+			if cm.From == peer && !cm.mine {
+				unread = 1
+			}
+			if _, err := upsert.ExecContext(ctx, peer, int64(cm.ConvSeq), unread, cm.Time.UnixMilli(), string(last)); err != nil {
+				return taken{}, cacheErr(err)
+			}
+			if !changed[peer] {
+				changed[peer] = true
+				t.convs = append(t.convs, &Conversation{Peer: peer})
+			}
+			if !cm.mine {
+				t.news = append(t.news, &cm.Message)
+			}
+		}
+		if passed < len(page) || len(page) == 0 {
+			break
+		}
+	}
+	cursor = max(cursor, complete)
+	if _, err := tx.StmtContext(ctx, c.setMeta).ExecContext(ctx, cursorKey, int64(cursor)); err != nil {
+		return taken{}, cacheErr(err)
+	}
+	t.cursor = cursor
+	return t, nil
+}
+
+func (c *cache) insertLocked(ctx context.Context, insert *sql.Stmt, m *Message, mine bool) error {
+	elems, err := json.Marshal(m.Elems)
+	if err != nil {
+		return cacheErr(err)
+	}
+	isMine := 0
+	if mine {
+		isMine = 1
+	}
+	if _, err := insert.ExecContext(ctx, int64(m.Seq), m.MsgID, m.ClientMsgID, m.From, m.To, m.peer(c.user),
+		int64(m.ConvSeq), m.Time.UnixMilli(), int64(m.Random), string(elems), isMine); err != nil {
 		return cacheErr(err)
 	}
 	return nil
 }
 
-// advance raises the synced seq over the messages cached right after it,
-// and returns it.
-func (c *cache) advance(ctx context.Context) (uint64, error) {
-	synced, err := c.syncedSeq(ctx)
-	if err != nil {
-		return 0, err
-	}
-	rows, err := c.nextSeqs.QueryContext(ctx, int64(synced))
-	if err != nil {
-		return 0, cacheErr(err)
-	}
-	next := synced
-	for rows.Next() {
-		var s int64
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return 0, cacheErr(err)
-		}
-		if uint64(s) != next+1 {
-			break
-		}
-		next = uint64(s)
-	}
-	rows.Close()
-	if next != synced {
-		if err := c.setSyncedSeq(ctx, next); err != nil {
-			return 0, err
-		}
-	}
-	return next, nil
+// cachedMessage is a message as the cache holds it.
+type cachedMessage struct {
+	Message
+	mine bool
 }
 
-// add caches a message of the mailbox and updates its conversation; isNew
-// is false when it was cached before.
-func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew bool, err error) {
-	peer := m.peer(c.user)
-	elems, err := json.Marshal(m.Elems)
-	if err != nil {
-		return nil, false, cacheErr(err)
+func scanMessages(rows *sql.Rows) ([]*cachedMessage, error) {
+	defer rows.Close()
+	var out []*cachedMessage
+	for rows.Next() {
+		var (
+			m                           cachedMessage
+			seq, convSeq, mtime, random int64
+			elems                       string
+		)
+		if err := rows.Scan(&seq, &m.MsgID, &m.ClientMsgID, &m.From, &m.To, &convSeq, &mtime, &random, &elems, &m.mine); err != nil {
+			return nil, cacheErr(err)
+		}
+		m.Seq, m.ConvSeq, m.Time, m.Random = uint64(seq), uint64(convSeq), timeMilli(mtime), uint32(random)
+		if err := json.Unmarshal([]byte(elems), &m.Elems); err != nil {
+			return nil, cacheErr(fmt.Errorf("message %d: %w", seq, err))
+		}
+		out = append(out, &m)
 	}
-	last, err := json.Marshal(m)
-	if err != nil {
-		return nil, false, cacheErr(err)
+	if err := rows.Err(); err != nil {
+		return nil, cacheErr(err)
 	}
+	return out, nil
+}
+
+// putHistory caches messages read from the history, for History to serve
+// them again offline; they change no conversation and no cursor.
+func (c *cache) putHistory(ctx context.Context, msgs []*Message) error {
+	if err := c.lock(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
 	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, cacheErr(err)
+		return cacheErr(err)
 	}
 	defer tx.Rollback()
-	res, err := tx.StmtContext(ctx, c.insertMsg).ExecContext(ctx, int64(m.Seq), m.MsgID, m.ClientMsgID, m.From, m.To, peer,
-		int64(m.ConvSeq), m.Time.UnixMilli(), int64(m.Random), string(elems))
+	insert := tx.StmtContext(ctx, c.insertMsg)
+	for _, m := range msgs {
+		if err := c.insertLocked(ctx, insert, m, false); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return cacheErr(err)
+	}
+	return nil
+}
+
+// history returns up to count cached messages of the conversation with
+// peer whose ConvSeq is below before (0: the newest), newest first, and
+// whether they are all there are: a gap-free run of conversation seqs from
+// the newest the cache knows of (or before-1) down count messages or to the
+// first.
+func (c *cache) history(ctx context.Context, peer string, before uint64, count int) (msgs []*Message, complete bool, err error) {
+	if err := c.lock(); err != nil {
+		return nil, false, err
+	}
+	defer c.mu.Unlock()
+	top := before
+	if top == 0 {
+		conv, err := c.conversationLocked(ctx, peer)
+		if err != nil {
+			return nil, false, err
+		}
+		if conv == nil {
+			return nil, false, nil
+		}
+		top = conv.ConvSeq + 1
+	}
+	rows, err := c.historyMsgs.QueryContext(ctx, peer, int64(top), count)
 	if err != nil {
 		return nil, false, cacheErr(err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, false, nil
+	page, err := scanMessages(rows)
+	if err != nil {
+		return nil, false, err
 	}
-	unread := 0
-	if m.From == peer {
-		unread = 1
+	complete = true
+	want := top - 1
+	for _, m := range page {
+		if m.ConvSeq != want {
+			complete = false
+		}
+		want = m.ConvSeq - 1
+		msgs = append(msgs, &m.Message)
 	}
-	if _, err := tx.StmtContext(ctx, c.upsertConv).ExecContext(ctx, peer, int64(m.ConvSeq), unread, m.Time.UnixMilli(), string(last)); err != nil {
-		return nil, false, cacheErr(err)
+	if len(page) < count && want != 0 {
+		complete = false
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, false, cacheErr(err)
-	}
-	conv, err = c.conversation(ctx, peer)
-	return conv, true, err
+	return msgs, complete, nil
 }
 
 // putConversations records the server's view of conversations: read
 // state, unread count and last message. Messages themselves enter only
-// through add.
+// through take.
 func (c *cache) putConversations(ctx context.Context, convs []*Conversation) error {
+	if err := c.lock(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
 	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return cacheErr(err)
@@ -255,17 +435,21 @@ func (c *cache) putConversations(ctx context.Context, convs []*Conversation) err
 			return cacheErr(err)
 		}
 		// The server's unread count covers its messages up to ConvSeq;
-		// one of those reaching the mailbox later is not counted again,
-		// and newer ones the cache has already are added to it.
+		// one of those taken in later is not counted again, and newer ones
+		// taken in already are added to it. A read state older than the
+		// cache's (a conv.read push overtook this reply) is not taken.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last)
 			VALUES (?1, ?2, ?3, ?4, ?2, ?5, ?6)
-			ON CONFLICT (peer) DO UPDATE SET read_seq = ?3,
-				unread = ?4 + (SELECT count(*) FROM messages WHERE peer = ?1 AND from_user = ?1 AND conv_seq > max(?2, ?3)),
+			ON CONFLICT (peer) DO UPDATE SET
+				unread = CASE WHEN ?3 >= read_seq THEN ?4 + (SELECT count(*) FROM messages
+					WHERE peer = ?1 AND from_user = ?1 AND conv_seq > max(?2, ?3)
+						AND seq <= (SELECT v FROM meta WHERE k = ?7)) ELSE unread END,
+				read_seq = max(read_seq, ?3),
 				base_seq = max(conv_seq, ?2),
 				last = CASE WHEN ?2 >= conv_seq THEN ?6 ELSE last END,
 				time = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE time END,
 				conv_seq = max(conv_seq, ?2)`,
-			cv.Peer, int64(cv.ConvSeq), int64(cv.ReadSeq), cv.Unread, cv.Time.UnixMilli(), string(last)); err != nil {
+			cv.Peer, int64(cv.ConvSeq), int64(cv.ReadSeq), cv.Unread, cv.Time.UnixMilli(), string(last), cursorKey); err != nil {
 			return cacheErr(err)
 		}
 	}
@@ -277,13 +461,17 @@ func (c *cache) putConversations(ctx context.Context, convs []*Conversation) err
 
 // markRead records that the conversation with peer is read up to readSeq.
 func (c *cache) markRead(ctx context.Context, peer string, readSeq uint64, unread int) (*Conversation, error) {
+	if err := c.lock(); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
 	if _, err := c.setRead.ExecContext(ctx, int64(readSeq), unread, peer); err != nil {
 		return nil, cacheErr(err)
 	}
-	return c.conversation(ctx, peer)
+	return c.conversationLocked(ctx, peer)
 }
 
-func (c *cache) conversation(ctx context.Context, peer string) (*Conversation, error) {
+func (c *cache) conversationLocked(ctx context.Context, peer string) (*Conversation, error) {
 	rows, err := c.getConv.QueryContext(ctx, peer)
 	if err != nil {
 		return nil, cacheErr(err)
@@ -297,11 +485,28 @@ func (c *cache) conversation(ctx context.Context, peer string) (*Conversation, e
 
 // conversations returns count conversations from offset, newest first.
 func (c *cache) conversations(ctx context.Context, offset, count int) ([]*Conversation, error) {
+	if err := c.lock(); err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
 	rows, err := c.listConvs.QueryContext(ctx, count, offset)
 	if err != nil {
 		return nil, cacheErr(err)
 	}
 	return scanConversations(rows)
+}
+
+// unread returns the sum of the cached conversations' unread counts.
+func (c *cache) unread(ctx context.Context) (int, error) {
+	if err := c.lock(); err != nil {
+		return 0, err
+	}
+	defer c.mu.Unlock()
+	var n int
+	if err := c.totalUnread.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, cacheErr(err)
+	}
+	return n, nil
 }
 
 func scanConversations(rows *sql.Rows) ([]*Conversation, error) {

@@ -136,28 +136,26 @@ func (s *SDK) SendMessage(ctx context.Context, msg *Message, receiver string) (*
 	// without online-only messages stores them all).
 	sent.OnlineUserOnly = reply.Seq == 0
 	if !sent.OnlineUserOnly {
-		sess.apply(ctx, &sent)
+		// Taken in as this instance's own: it updates the conversation
+		// and is never announced here. A gap before it is filled by the
+		// pushes on their way (or by the sync after a reconnect).
+		if _, err := sess.take([]*Message{&sent}, sentHere, 0, 0); err != nil {
+			s.log.Warn("cache sent message", "err", err)
+		}
 	}
 	return &sent, nil
 }
 
 // ConversationList returns count conversations from offset, newest first,
-// from the local cache, and whether there are more. It is the one call that
-// works before a login succeeds (right after Login is called, and after it
-// failed), reading what the cache held; once logged in, the cache is kept in
-// step with the server.
+// from the local cache, and whether there are more. It works before a login
+// succeeds (right after Login is called, and after it failed), reading what
+// the cache held; once logged in, the cache is kept in step with the server:
+// the first page of conversations is there when OnSyncServerFinish is
+// called, the others follow (OnConversationChanged).
 func (s *SDK) ConversationList(ctx context.Context, offset, count int) ([]*Conversation, bool, error) {
-	if s == nil {
-		return nil, false, imkit.Errorf(imkit.ErrSDKNotInitialized, "the SDK is not initialised")
-	}
-	s.mu.Lock()
-	inited, c := s.inited, s.cache
-	s.mu.Unlock()
-	if !inited {
-		return nil, false, imkit.Errorf(imkit.ErrSDKNotInitialized, "the SDK is not initialised")
-	}
-	if c == nil {
-		return nil, false, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "no user has logged in on this instance")
+	c, err := s.readCache()
+	if err != nil {
+		return nil, false, err
 	}
 	if offset < 0 || count <= 0 {
 		return nil, false, imkit.Errorf(imkit.ErrInvalidParameters, "offset must be >= 0 and count > 0")
@@ -170,6 +168,35 @@ func (s *SDK) ConversationList(ctx context.Context, offset, count int) ([]*Conve
 		return convs[:count], true, nil
 	}
 	return convs, false, nil
+}
+
+// TotalUnreadCount returns the sum of the unread counts of the
+// conversations in the local cache (Tencent's getTotalUnreadMessageCount).
+// Like ConversationList it works before a login succeeds.
+func (s *SDK) TotalUnreadCount(ctx context.Context) (int, error) {
+	c, err := s.readCache()
+	if err != nil {
+		return 0, err
+	}
+	return c.unread(ctx)
+}
+
+// readCache returns the cache of the user logged in, logging in, or last
+// logged in: the one the local reads serve from.
+func (s *SDK) readCache() (*cache, error) {
+	if s == nil {
+		return nil, imkit.Errorf(imkit.ErrSDKNotInitialized, "the SDK is not initialised")
+	}
+	s.mu.Lock()
+	inited, c := s.inited, s.cache
+	s.mu.Unlock()
+	if !inited {
+		return nil, imkit.Errorf(imkit.ErrSDKNotInitialized, "the SDK is not initialised")
+	}
+	if c == nil {
+		return nil, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "no user has logged in on this instance")
+	}
+	return c, nil
 }
 
 // MarkConversationRead marks the conversation with peer read; the unread
@@ -191,10 +218,14 @@ func (s *SDK) MarkConversationRead(ctx context.Context, peer string) error {
 }
 
 // History returns up to count messages of the conversation with peer whose
-// ConvSeq is below before (0: the newest), newest first, from the server,
-// and whether there are older ones.
+// ConvSeq is below before (0: the newest), newest first, and whether there
+// are older ones. A page the local cache holds whole is served from it;
+// otherwise it comes from the server, and is cached. Before a login
+// succeeds, and while the SDK reconnects, it returns what the cache holds
+// (as Tencent's SDKs read their local database); with no cache at all
+// (no login yet on this instance) it returns 6014.
 func (s *SDK) History(ctx context.Context, peer string, before uint64, count int) ([]*Message, bool, error) {
-	sess, err := s.loggedIn()
+	c, err := s.readCache()
 	if err != nil {
 		return nil, false, err
 	}
@@ -204,6 +235,14 @@ func (s *SDK) History(ctx context.Context, peer string, before uint64, count int
 	if count <= 0 || count > protocol.MaxPageSize {
 		return nil, false, imkit.Errorf(imkit.ErrInvalidParameters, "count must be 1..%d", protocol.MaxPageSize)
 	}
+	local, whole, err := c.history(ctx, peer, before, count)
+	if err != nil {
+		return nil, false, err
+	}
+	sess := s.current()
+	if whole || sess == nil || sess.userID != c.user || !sess.connected() {
+		return local, len(local) > 0 && local[len(local)-1].ConvSeq > 1, nil
+	}
 	var r protocol.HistoryReply
 	if err := sess.call(ctx, protocol.OpHistory, &protocol.HistoryRequest{Peer: peer, Before: before, Limit: count}, &r); err != nil {
 		return nil, false, err
@@ -211,6 +250,9 @@ func (s *SDK) History(ctx context.Context, peer string, before uint64, count int
 	out := make([]*Message, len(r.Msgs))
 	for i := range r.Msgs {
 		out[i] = fromWire(&r.Msgs[i])
+	}
+	if err := c.putHistory(ctx, out); err != nil {
+		s.log.Warn("cache history", "err", err)
 	}
 	return out, r.More, nil
 }
@@ -264,40 +306,40 @@ func (ss *session) isSending(clientMsgID string) bool {
 	return ss.outbox[clientMsgID] > 0
 }
 
-// apply caches a message of the mailbox and, when it is new, tells the app:
-// OnRecvNewMessage (unless this instance is sending it) and
-// OnConversationChanged. It returns the synced seq after it (0 on error).
-func (ss *session) apply(ctx context.Context, m *Message) uint64 {
+// sentHere says whether this instance is sending m: a sync or push that
+// brings it back is not news here.
+func sentHere(ss *session, m *Message) bool {
+	return m.From == ss.userID && ss.isSending(m.ClientMsgID)
+}
+
+// take hands messages of the mailbox to the cache (see cache.take) and
+// tells the app, in mailbox order, about those that are new: every path a
+// message arrives by (pushes, sends' replies, syncs) goes through here, one
+// at a time, so the app hears of each message once and in order. It
+// returns the mailbox cursor after it.
+func (ss *session) take(msgs []*Message, mine func(*session, *Message) bool, complete, skipTo uint64) (uint64, error) {
 	s := ss.sdk
 	c := s.cacheOf(ss.userID)
 	if c == nil {
-		return 0
+		return 0, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "not logged in")
 	}
-	conv, isNew, err := c.add(ctx, m)
+	isMine := func(m *Message) bool { return mine != nil && mine(ss, m) }
+	ss.takeMu.Lock()
+	defer ss.takeMu.Unlock()
+	t, err := c.take(ss.ctx, msgs, isMine, complete, skipTo)
 	if err != nil {
-		s.log.Warn("cache message", "err", err)
-		return 0
+		return 0, err
 	}
-	if isNew {
-		ss.tellNew(m)
-		if f := s.cfg.Listener.OnConversationChanged; f != nil && conv != nil {
-			s.ev.post(func() { f([]*Conversation{conv}) })
+	l := s.cfg.Listener
+	if f := l.OnRecvNewMessage; f != nil {
+		for _, m := range t.news {
+			s.ev.post(func() { f(m) })
 		}
 	}
-	synced, err := c.advance(ctx)
-	if err != nil {
-		s.log.Warn("cache", "err", err)
-		return 0
+	if f := l.OnConversationChanged; f != nil && len(t.convs) > 0 {
+		s.ev.post(func() { f(t.convs) })
 	}
-	return synced
-}
-
-// tellNew calls OnRecvNewMessage with m, unless this instance is sending
-// it.
-func (ss *session) tellNew(m *Message) {
-	if f := ss.sdk.cfg.Listener.OnRecvNewMessage; f != nil && !(m.From == ss.userID && ss.isSending(m.ClientMsgID)) {
-		ss.sdk.ev.post(func() { f(m) })
-	}
+	return t.cursor, nil
 }
 
 // onMessage handles a pushed message; a gap in the mailbox sequence before
@@ -312,11 +354,18 @@ func (ss *session) onMessage(data json.RawMessage) {
 		// An online-only message (every stored one has a seq): told, not
 		// cached, not counted in the mailbox.
 		m.OnlineUserOnly = true
-		ss.tellNew(m)
+		if f := ss.sdk.cfg.Listener.OnRecvNewMessage; f != nil {
+			ss.sdk.ev.post(func() { f(m) })
+		}
 		return
 	}
-	if synced := ss.apply(ss.ctx, m); synced != 0 && synced < m.Seq {
-		go ss.fill(m.Seq)
+	cursor, err := ss.take([]*Message{m}, sentHere, 0, 0)
+	if err != nil {
+		ss.sdk.log.Warn("cache pushed message; a sync brings it again", "user", ss.userID, "err", err)
+		return
+	}
+	if cursor < m.Seq {
+		ss.wantFill(m.Seq)
 	}
 }
 
@@ -345,24 +394,33 @@ func (ss *session) applyRead(ctx context.Context, r *protocol.ConvRead) {
 // syncTimeout bounds each request of a sync.
 const syncTimeout = 30 * time.Second
 
+// CatchUpLimit is the most messages a device that was away catches up on
+// through OnRecvNewMessage. One that missed more (and a new device, with an
+// empty cache, always) starts from the user's newest message: it learns of
+// what it missed from the conversation list (last message, unread counts)
+// and reads it with History, as in Tencent's SDKs: a new phone is never sent
+// the whole mailbox.
+const CatchUpLimit = 1000
+
 // sync catches up with the server after a login or a resume on conn: the
-// mailbox after the cached seq (when the server has newer than maxSeq
-// says), then the conversation list with its read states. It reports
-// OnSyncServerStart and then always one of OnSyncServerFinish or
-// OnSyncServerFailed.
+// mailbox after the cursor (at most CatchUpLimit messages; a new device
+// none), then the conversation list. It reports OnSyncServerStart and then
+// always one of OnSyncServerFinish or OnSyncServerFailed: finished once the
+// mailbox and the first page of conversations are in; the other pages
+// follow, each with OnConversationChanged.
 func (ss *session) sync(conn *conn, maxSeq uint64) {
 	ss.syncMu.Lock()
 	defer ss.syncMu.Unlock()
 	s := ss.sdk
-	c := s.cacheOf(ss.userID)
-	if c == nil || ss.ctx.Err() != nil {
+	if s.cacheOf(ss.userID) == nil || ss.ctx.Err() != nil {
 		return
 	}
 	l := s.cfg.Listener
 	s.emit(l.OnSyncServerStart)
-	err := ss.syncMailbox(conn, c, maxSeq)
+	_, err := ss.syncMailbox(conn, maxSeq, maxSeq)
+	next := ""
 	if err == nil {
-		err = ss.syncConversations(conn, c)
+		next, err = ss.convPage(conn, "")
 	}
 	if err != nil {
 		s.log.Info("sync failed", "user", ss.userID, "err", imkit.ErrorMessage(err))
@@ -370,33 +428,73 @@ func (ss *session) sync(conn *conn, maxSeq uint64) {
 		return
 	}
 	s.emit(l.OnSyncServerFinish)
+	if err := ss.convPages(conn, next); err != nil {
+		s.log.Info("sync conversations", "user", ss.userID, "err", imkit.ErrorMessage(err))
+	}
 }
 
-// fill fetches the mailbox up to seq, after a push showed a gap.
-func (ss *session) fill(seq uint64) {
-	ss.syncMu.Lock()
-	defer ss.syncMu.Unlock()
-	c := ss.sdk.cacheOf(ss.userID)
+// wantFill asks for the mailbox up to seq to be fetched, after a push
+// showed a gap before it. Gaps found while a fill runs extend it: one fill
+// at a time per session.
+func (ss *session) wantFill(seq uint64) {
 	ss.mu.Lock()
-	conn := ss.conn
+	ss.fillTo = max(ss.fillTo, seq)
+	running := ss.filling
+	ss.filling = true
 	ss.mu.Unlock()
-	if c == nil || conn == nil || ss.ctx.Err() != nil {
-		return
-	}
-	if err := ss.syncMailbox(conn, c, seq); err != nil {
-		ss.sdk.log.Info("fill gap", "user", ss.userID, "err", imkit.ErrorMessage(err))
+	if !running {
+		go ss.fill()
 	}
 }
 
-// syncMailbox fetches the messages after the synced seq until the server
-// has no more; nothing when the cache already holds maxSeq (0: unknown).
-func (ss *session) syncMailbox(conn *conn, c *cache, maxSeq uint64) error {
-	after, err := c.syncedSeq(ss.ctx)
-	if err != nil {
-		return err
+func (ss *session) fill() {
+	for {
+		ss.mu.Lock()
+		to, conn := ss.fillTo, ss.conn
+		ss.mu.Unlock()
+		if conn != nil && ss.ctx.Err() == nil {
+			ss.syncMu.Lock()
+			// The message at to is new: a gap too long to catch up on
+			// skips to just before it.
+			skipped, err := ss.syncMailbox(conn, to, to-1)
+			if err == nil && skipped {
+				err = ss.convPages(conn, "")
+			}
+			ss.syncMu.Unlock()
+			if err != nil {
+				ss.sdk.log.Info("fill gap", "user", ss.userID, "err", imkit.ErrorMessage(err))
+			}
+		}
+		ss.mu.Lock()
+		if ss.fillTo == to || conn == nil || ss.ctx.Err() != nil {
+			// Done; or the link is down, and the resume's sync fills it.
+			ss.filling = false
+			ss.mu.Unlock()
+			return
+		}
+		ss.mu.Unlock()
 	}
-	if maxSeq != 0 && after >= maxSeq {
-		return nil
+}
+
+// syncMailbox fetches the messages after the mailbox cursor until the
+// server has no more; nothing when the cursor is at maxSeq already (0:
+// unknown). A new device, or one more than CatchUpLimit behind, skips to
+// skipTo instead, and reports it: its conversation list needs the server's.
+func (ss *session) syncMailbox(conn *conn, maxSeq, skipTo uint64) (skipped bool, err error) {
+	c := ss.sdk.cacheOf(ss.userID)
+	if c == nil {
+		return false, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "not logged in")
+	}
+	after, ok, err := c.cursor(ss.ctx)
+	if err != nil {
+		return false, err
+	}
+	if ok && maxSeq != 0 && after >= maxSeq {
+		return false, nil
+	}
+	if !ok || maxSeq > after+CatchUpLimit {
+		_, err := ss.take(nil, nil, 0, skipTo)
+		return true, err
 	}
 	for {
 		ctx, cancel := context.WithTimeout(ss.ctx, syncTimeout)
@@ -404,54 +502,67 @@ func (ss *session) syncMailbox(conn *conn, c *cache, maxSeq uint64) error {
 		_, err := conn.roundTrip(ctx, protocol.OpSync, &protocol.SyncRequest{After: after, Limit: protocol.MaxPageSize}, &r)
 		cancel()
 		if err != nil {
-			return err
+			return false, err
 		}
+		msgs := make([]*Message, len(r.Msgs))
+		complete := after // the reply holds every message after after up to its last
 		for i := range r.Msgs {
-			m := fromWire(&r.Msgs[i])
-			ss.apply(ss.ctx, m)
-			after = m.Seq
+			msgs[i] = fromWire(&r.Msgs[i])
+			complete = max(complete, msgs[i].Seq)
 		}
-		if err := c.setSyncedSeq(ss.ctx, after); err != nil {
-			return err
+		if after, err = ss.take(msgs, sentHere, complete, 0); err != nil {
+			return false, err
 		}
 		if !r.More || len(r.Msgs) == 0 {
-			return nil
+			return false, nil
 		}
 	}
 }
 
-// syncConversations takes the server's conversation list: unread counts
-// and read states changed on other instances meanwhile.
-func (ss *session) syncConversations(conn *conn, c *cache) error {
-	var convs []*Conversation
-	cursor := ""
-	for page := 0; page < 1000; page++ {
-		ctx, cancel := context.WithTimeout(ss.ctx, syncTimeout)
-		var r protocol.ConvListReply
-		_, err := conn.roundTrip(ctx, protocol.OpConvList, &protocol.ConvListRequest{Cursor: cursor, Limit: protocol.MaxPageSize}, &r)
-		cancel()
-		if err != nil {
+// convPages fetches the conversation list's pages from cursor on.
+func (ss *session) convPages(conn *conn, cursor string) error {
+	for page := 0; page < 1000 && ss.ctx.Err() == nil; page++ {
+		next, err := ss.convPage(conn, cursor)
+		if err != nil || next == "" {
 			return err
 		}
-		for i := range r.Convs {
-			w := &r.Convs[i]
-			cv := &Conversation{Peer: w.Peer, Unread: w.Unread, ConvSeq: w.ConvSeq, ReadSeq: w.ReadSeq, Time: timeMilli(w.Time)}
-			if w.LastMessage != nil {
-				cv.LastMessage = fromWire(w.LastMessage)
-			}
-			convs = append(convs, cv)
-		}
-		if !r.More {
-			break
-		}
-		cursor = r.Next
-	}
-	if err := c.putConversations(ss.ctx, convs); err != nil {
-		return err
-	}
-	if l := ss.sdk.cfg.Listener; len(convs) > 0 && l.OnConversationChanged != nil {
-		f := l.OnConversationChanged
-		ss.sdk.ev.post(func() { f(convs) })
+		cursor = next
 	}
 	return nil
+}
+
+// convPage takes one page of the server's conversation list, newest first,
+// from cursor (""; the first): last messages, unread counts and read
+// states changed on other instances meanwhile. It returns the next page's
+// cursor, "" after the last.
+func (ss *session) convPage(conn *conn, cursor string) (string, error) {
+	c := ss.sdk.cacheOf(ss.userID)
+	if c == nil {
+		return "", imkit.Errorf(imkit.ErrSDKNotLoggedIn, "not logged in")
+	}
+	ctx, cancel := context.WithTimeout(ss.ctx, syncTimeout)
+	var r protocol.ConvListReply
+	_, err := conn.roundTrip(ctx, protocol.OpConvList, &protocol.ConvListRequest{Cursor: cursor, Limit: protocol.MaxPageSize}, &r)
+	cancel()
+	if err != nil {
+		return "", err
+	}
+	convs := make([]*Conversation, len(r.Convs))
+	for i := range r.Convs {
+		w := &r.Convs[i]
+		convs[i] = &Conversation{Peer: w.Peer, Unread: w.Unread, ConvSeq: w.ConvSeq, ReadSeq: w.ReadSeq, Time: timeMilli(w.Time)}
+		if w.LastMessage != nil {
+			convs[i].LastMessage = fromWire(w.LastMessage)
+		}
+	}
+	if err := c.putConversations(ss.ctx, convs); err != nil {
+		return "", err
+	}
+	if f := ss.sdk.cfg.Listener.OnConversationChanged; f != nil && len(convs) > 0 {
+		ss.sdk.ev.post(func() { f(convs) })
+	}
+	if !r.More {
+		return "", nil
+	}
+	return r.Next, nil
 }

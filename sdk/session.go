@@ -29,9 +29,13 @@ type session struct {
 	changed chan struct{} // closed (and replaced) whenever conn changes
 	beat    time.Duration // ping interval
 
-	renewing atomic.Bool    // a renewal runs
-	syncMu   sync.Mutex     // one sync at a time
-	outbox   map[string]int // client message IDs being sent (guarded by mu)
+	outbox  map[string]int // client message IDs being sent (guarded by mu)
+	fillTo  uint64         // the mailbox seq a fill fetches up to (guarded by mu)
+	filling bool           // a fill runs (guarded by mu)
+
+	renewing atomic.Bool // a renewal runs
+	syncMu   sync.Mutex  // one sync or fill at a time
+	takeMu   sync.Mutex  // one take at a time: the app hears of messages in order
 	wg       sync.WaitGroup
 }
 
