@@ -24,6 +24,7 @@ import (
 
 	"github.com/imkit/imkit/internal/bench"
 	"github.com/imkit/imkit/internal/server"
+	"github.com/imkit/imkit/internal/store"
 )
 
 func init() {
@@ -36,6 +37,7 @@ var benchModes = map[string]command{
 	"login":        {"concurrent full logins: logins/s and login latency", runBenchLogin},
 	"idle":         {"hold idle sessions; the server's memory (RSS) per session", runBenchIdle},
 	"msg":          {"users online sending C2C messages: messages/s, latency sender->receiver", runBenchMsg},
+	"newdevice":    {"a new device's login with a long mailbox, and a device back after missing messages", runBenchNewDevice},
 	"_idle-client": {"", runBenchIdleClient},
 	"_serve":       {"", runBenchServe},
 }
@@ -105,6 +107,9 @@ type targetFlags struct {
 	profile   string
 	tmp       string
 	serverPID int
+	// seed, when set, fills a started child server's new data directory
+	// before the server starts.
+	seed func(ctx context.Context, st store.Store, app uint64) error
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet, env *Env) {
@@ -238,9 +243,12 @@ func (t *targetFlags) startChild(ctx context.Context, env *Env) (*benchServer, e
 		return fail(err)
 	}
 	err = st.CreateApp(ctx, a)
+	if err == nil && t.seed != nil {
+		err = t.seed(ctx, st, a.SDKAppID)
+	}
 	st.Close()
 	if err != nil {
-		return fail(fmt.Errorf("create app: %w", err))
+		return fail(fmt.Errorf("prepare the data directory: %w", err))
 	}
 	args := []string{"serve"}
 	if t.profile != "" {
