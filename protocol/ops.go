@@ -12,6 +12,7 @@ const (
 	OpSync     = "sync"      // SyncRequest -> SyncReply
 	OpConvList = "conv.list" // ConvListRequest -> ConvListReply
 	OpConvRead = "conv.read" // ConvReadRequest -> ConvRead
+	OpConvDel  = "conv.del"  // ConvDel -> ConvDel; delete a conversation for this user
 	OpHistory  = "history"   // HistoryRequest -> HistoryReply
 )
 
@@ -21,6 +22,7 @@ const (
 	PushExpiring = "expiring"  // Expiring; answer with OpRenew
 	PushMsg      = "msg"       // Message; a new message in the user's mailbox
 	PushConvRead = "conv.read" // ConvRead; the user read a conversation on a device
+	PushConvDel  = "conv.del"  // ConvDel; the user deleted a conversation on a device
 	PushError    = "error"     // code and msg; a frame that could not be decoded
 )
 
@@ -207,6 +209,15 @@ type ConvRead struct {
 	Peer    string `json:"peer"`
 	ReadSeq uint64 `json:"readSeq"`
 	Unread  int    `json:"unread"`
+}
+
+// ConvDel is the payload of OpConvDel, its reply, and the payload of
+// PushConvDel: the user's conversation with Peer is deleted, for this user
+// only (Tencent's deleteConversation): it leaves the list, and its history
+// and unread count go with it; Peer keeps their copy. The next message
+// between them starts the conversation afresh.
+type ConvDel struct {
+	Peer string `json:"peer"`
 }
 
 // HistoryRequest is the payload of OpHistory: a conversation's messages

@@ -194,7 +194,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		// Every payload type decodes or refuses with a code, never panics.
 		for _, v := range []any{&protocol.LoginRequest{}, &protocol.SendRequest{}, &protocol.SyncRequest{},
-			&protocol.HistoryRequest{}, &protocol.ConvListRequest{}, &protocol.ConvReadRequest{}, &protocol.RenewRequest{}} {
+			&protocol.HistoryRequest{}, &protocol.ConvListRequest{}, &protocol.ConvReadRequest{}, &protocol.ConvDel{}, &protocol.RenewRequest{}} {
 			if err := protocol.DecodeData(fr.Data, v); err != nil && imkit.ErrorCode(err) != imkit.ErrInvalidParameters {
 				t.Fatalf("DecodeData error %v has no code", err)
 			}

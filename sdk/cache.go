@@ -496,6 +496,29 @@ func (c *cache) conversations(ctx context.Context, offset, count int) ([]*Conver
 	return scanConversations(rows)
 }
 
+// deleteConversation forgets the conversation with peer and its messages;
+// the mailbox cursor stays where it is.
+func (c *cache) deleteConversation(ctx context.Context, peer string) error {
+	if err := c.lock(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	tx, err := c.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return cacheErr(err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM conversations WHERE peer = ?`, `DELETE FROM messages WHERE peer = ?`} {
+		if _, err := tx.ExecContext(ctx, q, peer); err != nil {
+			return cacheErr(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return cacheErr(err)
+	}
+	return nil
+}
+
 // unread returns the sum of the cached conversations' unread counts.
 func (c *cache) unread(ctx context.Context) (int, error) {
 	if err := c.lock(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // event is one callback the SDK made.
 type event struct {
-	kind string // "connecting", "connected", "connectFailed", "kicked", "expired", "msg", "conv", "syncStart", "syncFinish", "syncFailed"
+	kind string // "connecting", "connected", "connectFailed", "kicked", "expired", "msg", "conv", "convDel", "syncStart", "syncFinish", "syncFailed"
 	code imkit.Code
 	text string
 	kick sdk.KickInfo
@@ -65,6 +66,7 @@ func newClient(t testing.TB, url string, p imkit.Platform, opts ...clientOption)
 			OnUserSigExpired:      func() { c.record(event{kind: "expired"}) },
 			OnRecvNewMessage:      func(m *sdk.Message) { c.record(event{kind: "msg", msg: m}) },
 			OnConversationChanged: func(cs []*sdk.Conversation) { c.record(event{kind: "conv", conv: cs}) },
+			OnConversationDeleted: func(peers []string) { c.record(event{kind: "convDel", text: strings.Join(peers, ",")}) },
 			OnSyncServerStart:     func() { c.record(event{kind: "syncStart"}) },
 			OnSyncServerFinish:    func() { c.record(event{kind: "syncFinish"}) },
 			OnSyncServerFailed:    func() { c.record(event{kind: "syncFailed"}) },

@@ -217,6 +217,27 @@ func (s *SDK) MarkConversationRead(ctx context.Context, peer string) error {
 	return nil
 }
 
+// DeleteConversation deletes the conversation with peer for this user
+// (Tencent's deleteConversation, clearing its history): it leaves the
+// conversation list of each of the user's instances (OnConversationDeleted),
+// its history and unread count go with it, and peer keeps their copy. The
+// next message between them starts it afresh. A conversation that does not
+// exist is refused with 6017.
+func (s *SDK) DeleteConversation(ctx context.Context, peer string) error {
+	sess, err := s.loggedIn()
+	if err != nil {
+		return err
+	}
+	if err := imkit.ValidateUserID(peer); err != nil {
+		return err
+	}
+	if err := sess.call(ctx, protocol.OpConvDel, &protocol.ConvDel{Peer: peer}, nil); err != nil {
+		return err
+	}
+	sess.applyDel(ctx, peer)
+	return nil
+}
+
 // History returns up to count messages of the conversation with peer whose
 // ConvSeq is below before (0: the newest), newest first, and whether there
 // are older ones. A page the local cache holds whole is served from it;
@@ -388,6 +409,25 @@ func (ss *session) applyRead(ctx context.Context, r *protocol.ConvRead) {
 	}
 	if f := s.cfg.Listener.OnConversationChanged; f != nil {
 		s.ev.post(func() { f([]*Conversation{conv}) })
+	}
+}
+
+// applyDel deletes the conversation with peer from the cache, and tells
+// the app.
+func (ss *session) applyDel(ctx context.Context, peer string) {
+	s := ss.sdk
+	c := s.cacheOf(ss.userID)
+	if c == nil {
+		return
+	}
+	ss.takeMu.Lock() // after the messages taken before it
+	defer ss.takeMu.Unlock()
+	if err := c.deleteConversation(ctx, peer); err != nil {
+		s.log.Warn("delete cached conversation", "err", err)
+		return
+	}
+	if f := s.cfg.Listener.OnConversationDeleted; f != nil {
+		s.ev.post(func() { f([]string{peer}) })
 	}
 }
 

@@ -158,3 +158,55 @@ func TestHistoryFromTheCacheOffline(t *testing.T) {
 	_, err = bob.SendMessage(ctx(t), sdk.NewTextMessage("x"), "alice")
 	wantErrCode(t, "SendMessage while logged out", err, imkit.ErrSDKNotLoggedIn)
 }
+
+// Deleting a conversation removes it, its history and its unread count for
+// the user, on every one of the user's instances; the peer keeps theirs, and
+// the next message starts it afresh.
+func TestDeleteConversation(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	storeMessages(t, srv, "alice", []string{"bob", "carol"}, 6)
+	alicePhone := newClient(t, srv.URL, imkit.PlatformAndroid)
+	aliceWeb := newClient(t, srv.URL, imkit.PlatformWeb)
+	bob := newClient(t, srv.URL, imkit.PlatformIPhone)
+	for _, c := range []*client{alicePhone, aliceWeb} {
+		c.login(srv, "alice")
+		c.waitFor("syncFinish")
+	}
+	bob.login(srv, "bob")
+	bob.waitFor("syncFinish")
+
+	if err := alicePhone.DeleteConversation(ctx(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if e := aliceWeb.waitFor("convDel"); e.text != "bob" {
+		t.Fatalf("alice's other instance was told of the deletion of %q, want bob", e.text)
+	}
+	for _, c := range []*client{alicePhone, aliceWeb} {
+		convs, _, err := c.ConversationList(ctx(t), 0, 10)
+		if err != nil || len(convs) != 1 || convs[0].Peer != "carol" {
+			t.Fatalf("alice's conversations after deleting bob's = %+v, %v; want carol's only", convs, err)
+		}
+		if n, err := c.TotalUnreadCount(ctx(t)); err != nil || n != 3 {
+			t.Fatalf("alice's total unread = %d, %v; want carol's 3", n, err)
+		}
+		if h, _, err := c.History(ctx(t), "bob", 0, 10); err != nil || len(h) != 0 {
+			t.Fatalf("alice's history with bob = %q, %v; want none", texts(h), err)
+		}
+	}
+	if h, _, err := bob.History(ctx(t), "alice", 0, 10); err != nil || len(h) != 3 {
+		t.Fatalf("bob's history with alice = %q, %v; want his 3 messages kept", texts(h), err)
+	}
+	wantCode(t, "deleting it again", alicePhone.DeleteConversation(ctx(t), "bob"), imkit.ErrInvalidParameters)
+
+	if _, err := bob.SendMessage(ctx(t), sdk.NewTextMessage("again"), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	alicePhone.waitMatch("msg", func(e event) bool { return e.msg.Text() == "again" })
+	convs, _, err := alicePhone.ConversationList(ctx(t), 0, 1)
+	if err != nil || len(convs) != 1 || convs[0].Peer != "bob" || convs[0].Unread != 1 || convs[0].LastMessage.Text() != "again" {
+		t.Fatalf("alice's newest conversation = %+v, %v; want bob's afresh, 1 unread", convs, err)
+	}
+	if h, _, err := alicePhone.History(ctx(t), "bob", 0, 10); err != nil || texts(h) != "again" {
+		t.Fatalf("alice's history with bob = %q, %v; want only the new message", texts(h), err)
+	}
+}

@@ -93,6 +93,9 @@ type Listener struct {
 	OnRecvNewMessage func(*Message)
 	// OnConversationChanged: conversations changed (new message, read).
 	OnConversationChanged func([]*Conversation)
+	// OnConversationDeleted: conversations (their peers) were deleted, on
+	// this instance or on another of the user's.
+	OnConversationDeleted func(peers []string)
 	// OnSyncServerStart, then OnSyncServerFinish or OnSyncServerFailed,
 	// around each catch-up with the server after a login or reconnect.
 	OnSyncServerStart  func()

@@ -362,6 +362,11 @@ func (ss *session) onPush(op string, data json.RawMessage) {
 		ss.onMessage(data)
 	case protocol.PushConvRead:
 		ss.onConvRead(data)
+	case protocol.PushConvDel:
+		var d protocol.ConvDel
+		if protocol.DecodeData(data, &d) == nil {
+			ss.applyDel(ss.ctx, d.Peer)
+		}
 	}
 }
 

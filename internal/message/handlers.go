@@ -13,6 +13,7 @@ func (s *Service) Register(g *gateway.Gateway) {
 	g.Handle(protocol.OpHistory, s.handleHistory)
 	g.Handle(protocol.OpConvList, s.handleConvList)
 	g.Handle(protocol.OpConvRead, s.handleConvRead)
+	g.Handle(protocol.OpConvDel, s.handleConvDel)
 }
 
 func (s *Service) handleSend(c *gateway.Conn, f *protocol.Frame) {
@@ -95,4 +96,18 @@ func (s *Service) handleConvRead(c *gateway.Conn, f *protocol.Frame) {
 		return
 	}
 	c.Reply(f.ID, r)
+}
+
+func (s *Service) handleConvDel(c *gateway.Conn, f *protocol.Frame) {
+	var req protocol.ConvDel
+	if err := protocol.DecodeData(f.Data, &req); err != nil {
+		c.ReplyError(f.ID, err)
+		return
+	}
+	sess := c.Session()
+	if err := s.DeleteConversation(c.Context(), sess.App, sess.UserID, sess.ID, req.Peer); err != nil {
+		c.ReplyErr(f.ID, "delete conversation", err)
+		return
+	}
+	c.Reply(f.ID, &req)
 }

@@ -33,6 +33,7 @@ type Store interface {
 	History(ctx context.Context, app uint64, owner, peer string, before uint64, limit int) ([]store.Entry, error)
 	Conversations(ctx context.Context, app uint64, owner string, after store.Cursor, limit int) ([]store.Conversation, error)
 	MarkRead(ctx context.Context, app uint64, owner, peer string, convSeq uint64) (store.Conversation, error)
+	DeleteConversation(ctx context.Context, app uint64, owner, peer string) error
 }
 
 // Router delivers an encoded push frame to a user's live connections,
@@ -536,4 +537,23 @@ func (s *Service) MarkRead(ctx context.Context, app uint64, user, session, peer 
 		s.router.Deliver(ctx, app, user, f, session)
 	}
 	return r, nil
+}
+
+// DeleteConversation deletes the user's conversation with peer, for the
+// user only, and tells the user's other instances (except session).
+func (s *Service) DeleteConversation(ctx context.Context, app uint64, user, session, peer string) error {
+	if err := imkit.ValidateUserID(peer); err != nil {
+		return imkit.Errorf(imkit.ErrInvalidParameters, "peer: %s", imkit.ErrorMessage(err))
+	}
+	err := s.store.DeleteConversation(ctx, app, user, peer)
+	if errors.Is(err, store.ErrNotFound) {
+		return imkit.Errorf(imkit.ErrInvalidParameters, "no conversation with %q", peer)
+	}
+	if err != nil {
+		return fmt.Errorf("delete conversation: %w", err)
+	}
+	if f, err := protocol.AppendPush(nil, protocol.PushConvDel, &protocol.ConvDel{Peer: peer}); err == nil {
+		s.router.Deliver(ctx, app, user, f, session)
+	}
+	return nil
 }

@@ -119,6 +119,12 @@ type Store interface {
 	// messages, and returns it. ErrNotFound when there is no such
 	// conversation.
 	MarkRead(ctx context.Context, app uint64, owner, peer string, convSeq uint64) (Conversation, error)
+	// DeleteConversation removes owner's conversation with peer from
+	// owner's side only: it leaves owner's list, and its history and unread
+	// count go with it; peer's side is untouched, and the mailboxes keep
+	// their seqs. The next message between them starts owner's side afresh.
+	// ErrNotFound when owner has no such conversation.
+	DeleteConversation(ctx context.Context, app uint64, owner, peer string) error
 
 	Close() error
 }

@@ -578,3 +578,28 @@ func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, conv
 	})
 	return conv, err
 }
+
+// DeleteConversation implements store.Store: it turns owner's side off
+// (see the convs table).
+func (db *DB) DeleteConversation(ctx context.Context, app uint64, owner, peer string) error {
+	p := pairOf(owner, peer)
+	side := "a_" // owner's side of the convs row; a for oneself
+	if owner != p.a {
+		side = "b_"
+	}
+	return db.update(ctx, func(t *tx) error {
+		var n int64
+		t.queue(strings.ReplaceAll(`UPDATE convs SET x_on = false, x_unread = 0 WHERE app = $1 AND a = $2 AND b = $3 AND x_on`, "x_", side),
+			int64(app), p.a, p.b).Exec(func(ct pgconn.CommandTag) error {
+			n = ct.RowsAffected()
+			return nil
+		})
+		if err := t.send(ctx); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("conversation of %q with %q: %w", owner, peer, store.ErrNotFound)
+		}
+		return nil
+	})
+}

@@ -491,3 +491,21 @@ func scanConvs(owner string, rows *sql.Rows, err error) ([]store.Conversation, e
 	}
 	return cs, rows.Err()
 }
+
+// DeleteConversation implements store.Store. It turns owner's side off (see
+// the convs table), which changes no seq: the message cache stays true.
+func (db *DB) DeleteConversation(ctx context.Context, app uint64, owner, peer string) error {
+	p := pairOf(owner, peer)
+	side := "a_" // owner's side of the convs row; a for oneself
+	if owner != p.a {
+		side = "b_"
+	}
+	return db.updateKeep(ctx, func(t *tx) error {
+		n, err := t.execSQL(strings.ReplaceAll(`UPDATE convs SET x_on = 0, x_unread = 0 WHERE app = ?1 AND a = ?2 AND b = ?3 AND x_on`, "x_", side),
+			int64(app), p.a, p.b)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("conversation of %q with %q: %w", owner, peer, store.ErrNotFound)
+		}
+		return err
+	})
+}

@@ -445,3 +445,47 @@ func testLoginMaxSeq(t *testing.T, s store.Store) {
 		t.Errorf("login of a user with an empty mailbox: MaxSeq = %d, want 0", r.MaxSeq)
 	}
 }
+
+func testDeleteConversation(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createApp(t, s, app1)
+	sent := appendMsgs(t, s, app1,
+		msg("bob", "alice", "", 1*time.Second),
+		msg("alice", "bob", "", 2*time.Second),
+		msg("bob", "alice", "", 3*time.Second),
+		msg("carol", "alice", "", 4*time.Second),
+	)
+	must(t, s.DeleteConversation(ctx, app1, "alice", "bob"))
+	last := entryOf("alice", sent[3])
+	diff(t, "alice's conversations after deleting bob's", conversations(t, s, app1, "alice", store.Cursor{}, 10),
+		[]store.Conversation{{Peer: "carol", Last: last, ConvSeq: 1, Unread: 1, Time: last.Time}})
+	h, err := s.History(ctx, app1, "alice", "bob", 0, 10)
+	must(t, err)
+	diff(t, "alice's history with bob after deleting it", h, []store.Entry(nil))
+	_, err = s.MarkRead(ctx, app1, "alice", "bob", 0)
+	wantErr(t, "MarkRead(deleted)", err, store.ErrNotFound)
+	wantErr(t, "DeleteConversation(again)", s.DeleteConversation(ctx, app1, "alice", "bob"), store.ErrNotFound)
+	wantErr(t, "DeleteConversation(none)", s.DeleteConversation(ctx, app1, "alice", "nobody"), store.ErrNotFound)
+	wantErr(t, "DeleteConversation(other app)", s.DeleteConversation(ctx, app2, "bob", "alice"), store.ErrNotFound)
+
+	// bob's side is untouched.
+	h, err = s.History(ctx, app1, "bob", "alice", 0, 10)
+	must(t, err)
+	if len(h) != 3 {
+		t.Fatalf("bob's history with alice has %d messages, want 3", len(h))
+	}
+	// The mailbox keeps its seqs; the next message starts alice's side
+	// afresh: only it, unread.
+	maxSeq, err := s.MaxSeq(ctx, app1, "alice")
+	must(t, err)
+	m := appendMsgs(t, s, app1, msg("bob", "alice", "", 5*time.Second))[0]
+	if m.ToSeq != maxSeq+1 {
+		t.Fatalf("the next message has seq %d in alice's mailbox, want %d", m.ToSeq, maxSeq+1)
+	}
+	e := entryOf("alice", m)
+	diff(t, "alice's conversation with bob made again", conversations(t, s, app1, "alice", store.Cursor{}, 1),
+		[]store.Conversation{{Peer: "bob", Last: e, ConvSeq: 4, Unread: 1, Time: e.Time}})
+	h, err = s.History(ctx, app1, "alice", "bob", 0, 10)
+	must(t, err)
+	diff(t, "alice's history with bob made again", h, []store.Entry{e})
+}

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Conversations", testConversations},
 		{"ConversationsPaging", testConversationsPaging},
 		{"MarkRead", testMarkRead},
+		{"DeleteConversation", testDeleteConversation},
 		{"AppIsolation", testAppIsolation},
 	}
 	for _, tt := range tests {
