@@ -88,8 +88,12 @@ type Listener struct {
 	// OnUserSigExpired: the ticket ran out (or was revoked) and was not
 	// renewed. The status is LOGOUT. Login with a new ticket to go back.
 	OnUserSigExpired func()
-	// OnRecvNewMessage: a message arrived (pushed or synced), including
-	// messages this user sent from other instances.
+	// OnRecvNewMessage: a message new to this instance arrived (pushed or
+	// synced), including messages this user sent from other instances, but
+	// never the ones this instance sent. Each comes once, in the order of
+	// the user's mailbox. A new device (an empty cache) is not told of the
+	// user's past, nor is one more than CatchUpLimit messages behind: the
+	// conversation list and History show it.
 	OnRecvNewMessage func(*Message)
 	// OnConversationChanged: conversations changed (new message, read).
 	OnConversationChanged func([]*Conversation)
