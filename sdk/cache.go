@@ -214,29 +214,40 @@ type taken struct {
 // it. With skipTo, the cursor first jumps to skipTo without announcing what
 // it passes (a new device, or one away too long: the conversation list
 // tells it instead). Messages the cursor passes update their conversation.
-func (c *cache) take(ctx context.Context, msgs []*Message, mine func(*Message) bool, complete, skipTo uint64) (taken, error) {
+func (c *cache) take(ctx context.Context, msgs []*Message, mine func(*Message) bool, complete, skipTo uint64) (t taken, err error) {
+	err = c.write(ctx, func(tx *sql.Tx) error {
+		if t, err = c.takeTx(ctx, tx, msgs, mine, complete, skipTo); err != nil {
+			return err
+		}
+		get := tx.StmtContext(ctx, c.getConv)
+		for i, cv := range t.convs {
+			if t.convs[i], err = conversationOf(ctx, get, cv.Peer); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return t, err
+}
+
+// write runs fn in one transaction, with the cache to itself.
+func (c *cache) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := c.lock(); err != nil {
-		return taken{}, err
+		return err
 	}
 	defer c.mu.Unlock()
 	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
-		return taken{}, cacheErr(err)
+		return cacheErr(err)
 	}
 	defer tx.Rollback()
-	t, err := c.takeTx(ctx, tx, msgs, mine, complete, skipTo)
-	if err != nil {
-		return taken{}, err
+	if err := fn(tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return taken{}, cacheErr(err)
+		return cacheErr(err)
 	}
-	for i, cv := range t.convs {
-		if t.convs[i], err = c.conversationLocked(ctx, cv.Peer); err != nil {
-			return taken{}, err
-		}
-	}
-	return t, nil
+	return nil
 }
 
 func (c *cache) takeTx(ctx context.Context, tx *sql.Tx, msgs []*Message, mine func(*Message) bool, complete, skipTo uint64) (taken, error) {
@@ -276,7 +287,7 @@ func (c *cache) takeTx(ctx context.Context, tx *sql.Tx, msgs []*Message, mine fu
 				return taken{}, cacheErr(err)
 			}
 			unread := 0
-			if cm.From == peer && !cm.mine {
+			if cm.From == peer {
 				unread = 1
 			}
 			if _, err := upsert.ExecContext(ctx, peer, int64(cm.ConvSeq), unread, cm.Time.UnixMilli(), string(last)); err != nil {
@@ -351,25 +362,15 @@ func scanMessages(rows *sql.Rows) ([]*cachedMessage, error) {
 // putHistory caches messages read from the history, for History to serve
 // them again offline; they change no conversation and no cursor.
 func (c *cache) putHistory(ctx context.Context, msgs []*Message) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	tx, err := c.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return cacheErr(err)
-	}
-	defer tx.Rollback()
-	insert := tx.StmtContext(ctx, c.insertMsg)
-	for _, m := range msgs {
-		if err := c.insertLocked(ctx, insert, m, false); err != nil {
-			return err
+	return c.write(ctx, func(tx *sql.Tx) error {
+		insert := tx.StmtContext(ctx, c.insertMsg)
+		for _, m := range msgs {
+			if err := c.insertLocked(ctx, insert, m, false); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return cacheErr(err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // history returns up to count cached messages of the conversation with
@@ -384,7 +385,7 @@ func (c *cache) history(ctx context.Context, peer string, before uint64, count i
 	defer c.mu.Unlock()
 	top := before
 	if top == 0 {
-		conv, err := c.conversationLocked(ctx, peer)
+		conv, err := conversationOf(ctx, c.getConv, peer)
 		if err != nil {
 			return nil, false, err
 		}
@@ -420,43 +421,34 @@ func (c *cache) history(ctx context.Context, peer string, before uint64, count i
 // state, unread count and last message. Messages themselves enter only
 // through take.
 func (c *cache) putConversations(ctx context.Context, convs []*Conversation) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	tx, err := c.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return cacheErr(err)
-	}
-	defer tx.Rollback()
-	for _, cv := range convs {
-		last, err := json.Marshal(cv.LastMessage)
-		if err != nil {
-			return cacheErr(err)
+	return c.write(ctx, func(tx *sql.Tx) error {
+		for _, cv := range convs {
+			last, err := json.Marshal(cv.LastMessage)
+			if err != nil {
+				return cacheErr(err)
+			}
+			// The server's unread count covers its messages up to ConvSeq;
+			// one of those taken in later is not counted again, and newer
+			// ones taken in already are added to it. A read state older than
+			// the cache's (a conv.read push overtook this reply) is not
+			// taken.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last)
+				VALUES (?1, ?2, ?3, ?4, ?2, ?5, ?6)
+				ON CONFLICT (peer) DO UPDATE SET
+					unread = CASE WHEN ?3 >= read_seq THEN ?4 + (SELECT count(*) FROM messages
+						WHERE peer = ?1 AND from_user = ?1 AND conv_seq > max(?2, ?3)
+							AND seq <= (SELECT v FROM meta WHERE k = ?7)) ELSE unread END,
+					read_seq = max(read_seq, ?3),
+					base_seq = max(conv_seq, ?2),
+					last = CASE WHEN ?2 >= conv_seq THEN ?6 ELSE last END,
+					time = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE time END,
+					conv_seq = max(conv_seq, ?2)`,
+				cv.Peer, int64(cv.ConvSeq), int64(cv.ReadSeq), cv.Unread, cv.Time.UnixMilli(), string(last), cursorKey); err != nil {
+				return cacheErr(err)
+			}
 		}
-		// The server's unread count covers its messages up to ConvSeq;
-		// one of those taken in later is not counted again, and newer ones
-		// taken in already are added to it. A read state older than the
-		// cache's (a conv.read push overtook this reply) is not taken.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last)
-			VALUES (?1, ?2, ?3, ?4, ?2, ?5, ?6)
-			ON CONFLICT (peer) DO UPDATE SET
-				unread = CASE WHEN ?3 >= read_seq THEN ?4 + (SELECT count(*) FROM messages
-					WHERE peer = ?1 AND from_user = ?1 AND conv_seq > max(?2, ?3)
-						AND seq <= (SELECT v FROM meta WHERE k = ?7)) ELSE unread END,
-				read_seq = max(read_seq, ?3),
-				base_seq = max(conv_seq, ?2),
-				last = CASE WHEN ?2 >= conv_seq THEN ?6 ELSE last END,
-				time = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE time END,
-				conv_seq = max(conv_seq, ?2)`,
-			cv.Peer, int64(cv.ConvSeq), int64(cv.ReadSeq), cv.Unread, cv.Time.UnixMilli(), string(last), cursorKey); err != nil {
-			return cacheErr(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return cacheErr(err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // markRead records that the conversation with peer is read up to readSeq.
@@ -468,11 +460,13 @@ func (c *cache) markRead(ctx context.Context, peer string, readSeq uint64, unrea
 	if _, err := c.setRead.ExecContext(ctx, int64(readSeq), unread, peer); err != nil {
 		return nil, cacheErr(err)
 	}
-	return c.conversationLocked(ctx, peer)
+	return conversationOf(ctx, c.getConv, peer)
 }
 
-func (c *cache) conversationLocked(ctx context.Context, peer string) (*Conversation, error) {
-	rows, err := c.getConv.QueryContext(ctx, peer)
+// conversationOf reads the conversation with peer with get (c.getConv, or
+// it in a transaction); nil when there is none.
+func conversationOf(ctx context.Context, get *sql.Stmt, peer string) (*Conversation, error) {
+	rows, err := get.QueryContext(ctx, peer)
 	if err != nil {
 		return nil, cacheErr(err)
 	}
@@ -499,24 +493,14 @@ func (c *cache) conversations(ctx context.Context, offset, count int) ([]*Conver
 // deleteConversation forgets the conversation with peer and its messages;
 // the mailbox cursor stays where it is.
 func (c *cache) deleteConversation(ctx context.Context, peer string) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	tx, err := c.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return cacheErr(err)
-	}
-	defer tx.Rollback()
-	for _, q := range []string{`DELETE FROM conversations WHERE peer = ?`, `DELETE FROM messages WHERE peer = ?`} {
-		if _, err := tx.ExecContext(ctx, q, peer); err != nil {
-			return cacheErr(err)
+	return c.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM conversations WHERE peer = ?`, `DELETE FROM messages WHERE peer = ?`} {
+			if _, err := tx.ExecContext(ctx, q, peer); err != nil {
+				return cacheErr(err)
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return cacheErr(err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // unread returns the sum of the cached conversations' unread counts.

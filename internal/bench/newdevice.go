@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -167,9 +168,10 @@ func CatchUp(ctx context.Context, cfg CatchUpConfig) (p50, worst time.Duration, 
 		return 0, 0, fmt.Errorf("sender login: %w", err)
 	}
 	var (
-		mu  sync.Mutex
-		got []uint64
-		all = make(chan struct{}, 1)
+		mu     sync.Mutex
+		got    []uint64
+		all    = make(chan struct{}, 1)
+		synced = make(chan struct{}, 1)
 	)
 	dataDir, err := os.MkdirTemp("", "imkit-catchup-")
 	if err != nil {
@@ -178,7 +180,12 @@ func CatchUp(ctx context.Context, cfg CatchUpConfig) (p50, worst time.Duration, 
 	defer os.RemoveAll(dataDir)
 	device, err := sdk.New(t.SDKAppID, sdk.Config{
 		ServerURL: t.URL, Platform: imkit.PlatformAndroid, DataDir: dataDir,
-		Listener: sdk.Listener{OnRecvNewMessage: func(m *sdk.Message) {
+		Listener: sdk.Listener{OnSyncServerFinish: func() {
+			select {
+			case synced <- struct{}{}:
+			default:
+			}
+		}, OnRecvNewMessage: func(m *sdk.Message) {
 			mu.Lock()
 			got = append(got, m.Seq)
 			n := len(got)
@@ -194,6 +201,13 @@ func CatchUp(ctx context.Context, cfg CatchUpConfig) (p50, worst time.Duration, 
 	defer device.UnInit()
 	if err := device.Login(ctx, "catchup-device", deviceSig); err != nil {
 		return 0, 0, fmt.Errorf("device login: %w", err)
+	}
+	// The first sync gives the new device its mailbox cursor: a device
+	// that never finished one is new again at its next login.
+	select {
+	case <-synced:
+	case <-time.After(time.Minute):
+		return 0, 0, errors.New("the device's first sync did not finish within a minute")
 	}
 	var times []time.Duration
 	for round := range cfg.Rounds {
@@ -216,7 +230,10 @@ func CatchUp(ctx context.Context, cfg CatchUpConfig) (p50, worst time.Duration, 
 		select {
 		case <-all:
 		case <-time.After(time.Minute):
-			return 0, 0, fmt.Errorf("round %d: %d of %d messages within a minute", round, len(got), cfg.Missed)
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			return 0, 0, fmt.Errorf("round %d: %d of %d messages within a minute", round, n, cfg.Missed)
 		}
 		times = append(times, time.Since(t0))
 		mu.Lock()
