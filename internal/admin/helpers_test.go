@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/bench"
 	"github.com/imkit/imkit/internal/imkittest"
 	"github.com/imkit/imkit/sdk"
 )
@@ -221,4 +222,23 @@ func (c *client) loginSig(user, sig string) {
 	if err := c.Login(ctx, user, sig); err != nil {
 		c.t.Fatalf("login %s: %v", user, err)
 	}
+}
+
+// wireLogin logs user in on a bare protocol connection (no SDK), to watch
+// the frames the server sends.
+func wireLogin(t *testing.T, srv *imkittest.Server, user string, p imkit.Platform) *bench.Conn {
+	t.Helper()
+	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	frame, err := bench.LoginFrame(target, user, "wire-"+user, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d bench.Dialer
+	c, err := d.Login(t.Context(), target.URL, user, frame)
+	if err != nil {
+		t.Fatalf("login %s: %v", user, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.WS.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
