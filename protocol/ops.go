@@ -195,6 +195,9 @@ type ConvListReply struct {
 	Convs []Conversation `json:"convs"`
 	Next  string         `json:"next,omitempty"`
 	More  bool           `json:"more,omitempty"`
+	// TotalUnread, on the first page only (no cursor), is the sum of the
+	// unread counts of all the user's conversations.
+	TotalUnread *int `json:"totalUnread,omitempty"`
 }
 
 // ConvReadRequest is the payload of OpConvRead: mark a conversation read up

@@ -41,7 +41,7 @@ type cache struct {
 
 // cacheVersion is the schema version (PRAGMA user_version); a cache of
 // another version is rebuilt from the server.
-const cacheVersion = 3
+const cacheVersion = 4
 
 const cacheSchema = `
 CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
@@ -68,10 +68,13 @@ CREATE TABLE conversations (
 	-- after read_seq (the server said so), and those taken in since.
 	base_seq INTEGER NOT NULL,
 	time INTEGER NOT NULL,
-	last TEXT NOT NULL -- the last message, JSON
+	last TEXT NOT NULL, -- the last message, JSON
+	-- the pass of the conversation list (meta pass) that listed or changed
+	-- it last: one a whole pass did not list is gone from the server
+	pass INTEGER NOT NULL
 );
 CREATE INDEX conversations_time ON conversations (time DESC, peer);
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 `
 
 // openCache opens the user's cache under dir ("" for memory).
@@ -129,8 +132,10 @@ func (c *cache) init(ctx context.Context) error {
 		// A message taken in updates its conversation: the last message
 		// when it is the newest, and the unread count when it is from the
 		// peer and not read yet.
-		{&c.upsertConv, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last) VALUES (?1, ?2, 0, ?3, 0, ?4, ?5)
+		{&c.upsertConv, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last, pass)
+			VALUES (?1, ?2, 0, ?3, 0, ?4, ?5, ` + currentPass + `)
 			ON CONFLICT (peer) DO UPDATE SET
+				pass = ` + currentPass + `,
 				unread = unread + CASE WHEN ?2 > read_seq AND ?2 > base_seq THEN ?3 ELSE 0 END,
 				last = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE last END,
 				time = CASE WHEN ?2 >= conv_seq THEN ?4 ELSE time END,
@@ -142,7 +147,10 @@ func (c *cache) init(ctx context.Context) error {
 		{&c.setMeta, `INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = max(v, ?2)`},
 		{&c.nextMsgs, `SELECT ` + msgCols + ` FROM messages WHERE seq > ? ORDER BY seq LIMIT 500`},
 		{&c.historyMsgs, `SELECT ` + msgCols + ` FROM messages WHERE peer = ?1 AND conv_seq < ?2 ORDER BY conv_seq DESC LIMIT ?3`},
-		{&c.totalUnread, `SELECT coalesce(sum(unread), 0) FROM conversations`},
+		// The unread of the conversations the current pass listed (or that
+		// changed since it began), and of those it has still to list.
+		{&c.totalUnread, `SELECT coalesce((SELECT sum(unread) FROM conversations WHERE pass = ` + currentPass + `), 0)
+			+ coalesce((SELECT v FROM meta WHERE k = 'unlisted_unread'), 0)`},
 	} {
 		if *p.st, err = conn.PrepareContext(ctx, p.q); err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -417,23 +425,49 @@ func (c *cache) history(ctx context.Context, peer string, before uint64, count i
 	return msgs, complete, nil
 }
 
-// putConversations records the server's view of conversations: read
-// state, unread count and last message. Messages themselves enter only
-// through take.
-func (c *cache) putConversations(ctx context.Context, convs []*Conversation) error {
-	return c.write(ctx, func(tx *sql.Tx) error {
-		for _, cv := range convs {
+// currentPass is the pass of the conversation list under way, or the
+// last one.
+const currentPass = `coalesce((SELECT v FROM meta WHERE k = 'pass'), 0)`
+
+// page is one page of the server's conversation list.
+type page struct {
+	convs []*Conversation
+	// first begins a pass over the list; total is then the sum of the
+	// unread counts of all the user's conversations (nil: not known).
+	first bool
+	total *int
+	// last ends the pass.
+	last bool
+}
+
+// putPage records the server's view of conversations: read state, unread
+// count and last message (messages themselves enter only through take).
+// The last page of a pass forgets the conversations the whole pass did not
+// list (deleted on another device meanwhile) and returns their peers.
+func (c *cache) putPage(ctx context.Context, p page) (gone []string, err error) {
+	err = c.write(ctx, func(tx *sql.Tx) error {
+		setMeta := func(k string, v any) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = ?2`, k, v)
+			return err
+		}
+		if p.first {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('pass', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1`); err != nil {
+				return cacheErr(err)
+			}
+		}
+		listed := 0
+		for _, cv := range p.convs {
 			last, err := json.Marshal(cv.LastMessage)
 			if err != nil {
 				return cacheErr(err)
 			}
 			// The server's unread count covers its messages up to ConvSeq;
 			// one of those taken in later is not counted again, and newer
-			// ones taken in already are added to it. A read state older than
-			// the cache's (a conv.read push overtook this reply) is not
-			// taken.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last)
-				VALUES (?1, ?2, ?3, ?4, ?2, ?5, ?6)
+			// ones taken in already are added to it. A read state older
+			// than the cache's (a conv.read push overtook this reply) is
+			// not taken.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (peer, conv_seq, read_seq, unread, base_seq, time, last, pass)
+				VALUES (?1, ?2, ?3, ?4, ?2, ?5, ?6, `+currentPass+`)
 				ON CONFLICT (peer) DO UPDATE SET
 					unread = CASE WHEN ?3 >= read_seq THEN ?4 + (SELECT count(*) FROM messages
 						WHERE peer = ?1 AND from_user = ?1 AND conv_seq > max(?2, ?3)
@@ -442,13 +476,56 @@ func (c *cache) putConversations(ctx context.Context, convs []*Conversation) err
 					base_seq = max(conv_seq, ?2),
 					last = CASE WHEN ?2 >= conv_seq THEN ?6 ELSE last END,
 					time = CASE WHEN ?2 >= conv_seq THEN ?5 ELSE time END,
-					conv_seq = max(conv_seq, ?2)`,
+					conv_seq = max(conv_seq, ?2),
+					pass = `+currentPass,
 				cv.Peer, int64(cv.ConvSeq), int64(cv.ReadSeq), cv.Unread, cv.Time.UnixMilli(), string(last), cursorKey); err != nil {
+				return cacheErr(err)
+			}
+			listed += cv.Unread
+		}
+		// What the pass has still to list: the server's total less what
+		// it listed so far.
+		switch {
+		case p.last:
+			if err := setMeta("unlisted_unread", 0); err != nil {
+				return cacheErr(err)
+			}
+		case p.first && p.total != nil:
+			if err := setMeta("unlisted_unread", max(0, *p.total-listed)); err != nil {
+				return cacheErr(err)
+			}
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = max(0, v - ?) WHERE k = 'unlisted_unread'`, listed); err != nil {
+				return cacheErr(err)
+			}
+		}
+		if !p.last {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `DELETE FROM conversations WHERE pass < `+currentPass+` RETURNING peer`)
+		if err != nil {
+			return cacheErr(err)
+		}
+		for rows.Next() {
+			var peer string
+			if err := rows.Scan(&peer); err != nil {
+				rows.Close()
+				return cacheErr(err)
+			}
+			gone = append(gone, peer)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return cacheErr(err)
+		}
+		for _, peer := range gone {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE peer = ?`, peer); err != nil {
 				return cacheErr(err)
 			}
 		}
 		return nil
 	})
+	return gone, err
 }
 
 // markRead records that the conversation with peer is read up to readSeq.
@@ -503,7 +580,9 @@ func (c *cache) deleteConversation(ctx context.Context, peer string) error {
 	})
 }
 
-// unread returns the sum of the cached conversations' unread counts.
+// unread returns the user's total unread count: the cached conversations'
+// as far as the conversation list's current pass has listed them, and the
+// server's figure for the rest.
 func (c *cache) unread(ctx context.Context) (int, error) {
 	if err := c.lock(); err != nil {
 		return 0, err

@@ -170,9 +170,11 @@ func (s *SDK) ConversationList(ctx context.Context, offset, count int) ([]*Conve
 	return convs, false, nil
 }
 
-// TotalUnreadCount returns the sum of the unread counts of the
-// conversations in the local cache (Tencent's getTotalUnreadMessageCount).
-// Like ConversationList it works before a login succeeds.
+// TotalUnreadCount returns the sum of the unread counts of all the user's
+// conversations (Tencent's getTotalUnreadMessageCount): right from
+// OnSyncServerFinish, while the later pages of the conversation list are
+// still on their way (the server gives the total with the first). Like
+// ConversationList it works before a login succeeds, from the local cache.
 func (s *SDK) TotalUnreadCount(ctx context.Context) (int, error) {
 	c, err := s.readCache()
 	if err != nil {
@@ -595,11 +597,16 @@ func (ss *session) convPage(conn *conn, cursor string) (string, error) {
 			convs[i].LastMessage = fromWire(w.LastMessage)
 		}
 	}
-	if err := c.putConversations(ss.ctx, convs); err != nil {
+	gone, err := c.putPage(ss.ctx, page{convs: convs, first: cursor == "", total: r.TotalUnread, last: !r.More})
+	if err != nil {
 		return "", err
 	}
-	if f := ss.sdk.cfg.Listener.OnConversationChanged; f != nil && len(convs) > 0 {
+	l := ss.sdk.cfg.Listener
+	if f := l.OnConversationChanged; f != nil && len(convs) > 0 {
 		ss.sdk.ev.post(func() { f(convs) })
+	}
+	if f := l.OnConversationDeleted; f != nil && len(gone) > 0 {
+		ss.sdk.ev.post(func() { f(gone) })
 	}
 	if !r.More {
 		return "", nil

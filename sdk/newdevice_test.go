@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -208,5 +209,61 @@ func TestDeleteConversation(t *testing.T) {
 	}
 	if h, _, err := alicePhone.History(ctx(t), "bob", 0, 10); err != nil || texts(h) != "again" {
 		t.Fatalf("alice's history with bob = %q, %v; want only the new message", texts(h), err)
+	}
+}
+
+// The total unread count is right from OnSyncServerFinish, while the
+// conversation list's later pages are still on their way; a conversation
+// deleted on another device while this one was away leaves this one's list
+// at its next login.
+func TestTotalUnreadAndDeletionsWhileAway(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	peers := make([]string, 150) // two pages of conversations
+	for i := range peers {
+		peers[i] = fmt.Sprintf("peer%03d", i)
+	}
+	storeMessages(t, srv, "bob", peers, 150)
+	totals := make(chan int, 10)
+	var phone *client
+	phone = newClient(t, srv.URL, imkit.PlatformAndroid, func(c *sdk.Config) {
+		c.Listener.OnSyncServerFinish = func() {
+			n, err := phone.TotalUnreadCount(context.Background())
+			if err != nil {
+				n = -1
+			}
+			totals <- n
+		}
+	})
+	phone.login(srv, "bob")
+	if n := <-totals; n != 150 {
+		t.Fatalf("total unread at OnSyncServerFinish = %d, want 150", n)
+	}
+	imkittest.Eventually(t, "the phone caches every conversation", func() bool {
+		convs, _, err := phone.ConversationList(ctx(t), 0, 1000)
+		return err == nil && len(convs) == 150
+	})
+	if err := phone.Logout(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	web := newClient(t, srv.URL, imkit.PlatformWeb)
+	web.login(srv, "bob")
+	web.waitFor("syncFinish")
+	if err := web.DeleteConversation(ctx(t), "peer007"); err != nil {
+		t.Fatal(err)
+	}
+	phone.login(srv, "bob")
+	if n := <-totals; n != 149 {
+		t.Fatalf("total unread at the next OnSyncServerFinish = %d, want 149", n)
+	}
+	if e := phone.waitFor("convDel"); e.text != "peer007" {
+		t.Fatalf("the phone was told of the deletion of %q, want peer007", e.text)
+	}
+	convs, _, err := phone.ConversationList(ctx(t), 0, 1000)
+	if err != nil || len(convs) != 149 || slices.ContainsFunc(convs, func(c *sdk.Conversation) bool { return c.Peer == "peer007" }) {
+		t.Fatalf("the phone has %d conversations (%v), want 149 without peer007", len(convs), err)
+	}
+	if n, err := phone.TotalUnreadCount(ctx(t)); err != nil || n != 149 {
+		t.Fatalf("total unread = %d, %v; want 149", n, err)
 	}
 }

@@ -34,6 +34,7 @@ type Store interface {
 	Conversations(ctx context.Context, app uint64, owner string, after store.Cursor, limit int) ([]store.Conversation, error)
 	MarkRead(ctx context.Context, app uint64, owner, peer string, convSeq uint64) (store.Conversation, error)
 	DeleteConversation(ctx context.Context, app uint64, owner, peer string) error
+	UnreadTotal(ctx context.Context, app uint64, owner string) (int, error)
 }
 
 // Router delivers an encoded push frame to a user's live connections,
@@ -424,9 +425,10 @@ type Conversation struct {
 
 // ConvListReply is the reply to OpConvList.
 type ConvListReply struct {
-	Convs []Conversation `json:"convs"`
-	Next  string         `json:"next,omitempty"`
-	More  bool           `json:"more,omitempty"`
+	Convs       []Conversation `json:"convs"`
+	Next        string         `json:"next,omitempty"`
+	More        bool           `json:"more,omitempty"`
+	TotalUnread *int           `json:"totalUnread,omitempty"`
 }
 
 func pageSize(n int) int {
@@ -496,6 +498,13 @@ func (s *Service) Conversations(ctx context.Context, app uint64, user, cursor st
 	if r.More {
 		last := cs[len(cs)-1]
 		r.Next = strconv.FormatInt(last.Time, 10) + ":" + last.Peer
+	}
+	if cursor == "" {
+		n, err := s.store.UnreadTotal(ctx, app, user)
+		if err != nil {
+			return nil, fmt.Errorf("unread total: %w", err)
+		}
+		r.TotalUnread = &n
 	}
 	return r, nil
 }

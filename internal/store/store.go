@@ -114,6 +114,9 @@ type Store interface {
 	// newest first (equal Times by Peer, descending), starting after cursor
 	// (the zero Cursor: from the newest), at most limit.
 	Conversations(ctx context.Context, app uint64, owner string, after Cursor, limit int) ([]Conversation, error)
+	// UnreadTotal returns the sum of the unread counts of owner's
+	// conversations.
+	UnreadTotal(ctx context.Context, app uint64, owner string) (int, error)
 	// MarkRead marks owner's conversation with peer read up to convSeq (0 or
 	// beyond the newest: all; ReadSeq never goes down), recounting its unread
 	// messages, and returns it. ErrNotFound when there is no such

@@ -453,6 +453,15 @@ func (db *DB) MaxSeq(ctx context.Context, app uint64, owner string) (uint64, err
 	return uint64(n), err
 }
 
+// UnreadTotal implements store.Store.
+func (db *DB) UnreadTotal(ctx context.Context, app uint64, owner string) (int, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT coalesce((SELECT sum(a_unread) FROM convs WHERE app = $1 AND a = $2 AND a_on), 0)
+		+ coalesce((SELECT sum(b_unread) FROM convs WHERE app = $1 AND b = $2 AND a <> $2 AND b_on), 0)`,
+		int64(app), owner).Scan(&n)
+	return int(n), err
+}
+
 // History implements store.Store.
 func (db *DB) History(ctx context.Context, app uint64, owner, peer string, before uint64, limit int) ([]store.Entry, error) {
 	if limit <= 0 {

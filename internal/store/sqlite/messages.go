@@ -398,6 +398,13 @@ func (db *DB) Conversations(ctx context.Context, app uint64, owner string, after
 	return scanConvs(owner, rows, err)
 }
 
+// UnreadTotal implements store.Store.
+func (db *DB) UnreadTotal(ctx context.Context, app uint64, owner string) (int, error) {
+	var n int
+	err := db.rs.unread.QueryRowContext(ctx, int64(app), owner).Scan(&n)
+	return n, err
+}
+
 // MarkRead implements store.Store.
 func (db *DB) MarkRead(ctx context.Context, app uint64, owner, peer string, convSeq uint64) (store.Conversation, error) {
 	var conv store.Conversation

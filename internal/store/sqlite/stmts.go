@@ -150,6 +150,7 @@ type readStmts struct {
 	maxSeq  *sql.Stmt
 	history *sql.Stmt
 	convs   *sql.Stmt
+	unread  *sql.Stmt
 	session *sql.Stmt
 	active  *sql.Stmt
 	user    *sql.Stmt
@@ -168,6 +169,8 @@ func (s *readStmts) list() []stmtDef {
 					FROM convs WHERE app = ?1 AND a = ?4 AND b = ?5), ?6)
 			ORDER BY conv_seq DESC LIMIT ?7`},
 		{&s.convs, convsList},
+		{&s.unread, `SELECT coalesce((SELECT sum(a_unread) FROM convs WHERE app = ?1 AND a = ?2 AND a_on), 0)
+			+ coalesce((SELECT sum(b_unread) FROM convs INDEXED BY convs_b WHERE app = ?1 AND b = ?2 AND a <> ?2 AND b_on), 0)`},
 		{&s.session, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?1`},
 		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
 			WHERE app = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND state = 1

@@ -455,7 +455,20 @@ func testDeleteConversation(t *testing.T, s store.Store) {
 		msg("bob", "alice", "", 3*time.Second),
 		msg("carol", "alice", "", 4*time.Second),
 	)
+	unreadTotal := func(owner string, want int) {
+		t.Helper()
+		n, err := s.UnreadTotal(ctx, app1, owner)
+		must(t, err)
+		if n != want {
+			t.Fatalf("UnreadTotal(%s) = %d, want %d", owner, n, want)
+		}
+	}
+	unreadTotal("alice", 3)
+	unreadTotal("bob", 1)
+	unreadTotal("nobody", 0)
 	must(t, s.DeleteConversation(ctx, app1, "alice", "bob"))
+	unreadTotal("alice", 1) // carol's
+	unreadTotal("bob", 1)
 	last := entryOf("alice", sent[3])
 	diff(t, "alice's conversations after deleting bob's", conversations(t, s, app1, "alice", store.Cursor{}, 10),
 		[]store.Conversation{{Peer: "carol", Last: last, ConvSeq: 1, Unread: 1, Time: last.Time}})
@@ -488,4 +501,8 @@ func testDeleteConversation(t *testing.T, s store.Store) {
 	h, err = s.History(ctx, app1, "alice", "bob", 0, 10)
 	must(t, err)
 	diff(t, "alice's history with bob made again", h, []store.Entry{e})
+	unreadTotal("alice", 2)
+	_, err = s.MarkRead(ctx, app1, "alice", "carol", 0)
+	must(t, err)
+	unreadTotal("alice", 1)
 }
