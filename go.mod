@@ -3,6 +3,7 @@ module github.com/imkit/imkit
 go 1.26.8
 
 require (
+	github.com/evanw/esbuild v0.28.2
 	github.com/google/go-cmp v0.7.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/jackc/pgx/v5 v5.12.0
