@@ -297,7 +297,6 @@ export class ChatImpl implements Chat {
   private onEnded(how: Ending, kick: Kick | null, code: number, message: string): void {
     this.session = null;
     this.status = LOGOUT;
-    this.setNet("disconnected");
     if (how === "kicked") {
       const data: { type: KickedOutType; platform?: string; time?: number } = { type: kickType(kick) };
       if (kick?.platform) data.platform = kick.platform;
@@ -308,6 +307,7 @@ export class ChatImpl implements Chat {
     } else {
       this.emit(EVENT.ERROR, { code, message });
     }
+    this.setNet("disconnected");
     this.emit(EVENT.SDK_NOT_READY, null);
   }
 
