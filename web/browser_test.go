@@ -71,9 +71,10 @@ try {
     IMKitChat, server,
     create(name, opts = {}) {
       const chat = IMKitChat.create({ SDKAppID: 1400000001, serverURL: server, reconnectMinMs: 50, reconnectMaxMs: 1000, ...opts });
-      const c = { chat, log: [], waiters: new Set() };
+      const c = { chat, log: [], texts: [], waiters: new Set() };
       for (const ev of Object.values(IMKitChat.EVENT)) {
         chat.on(ev, (e) => {
+          if (e.name === "onMessageReceived") for (const m of e.data) c.texts.push(m.payload.text ?? m.payload.data);
           c.log.push({ name: e.name, data: JSON.parse(JSON.stringify(e.data)), at: performance.now() });
           for (const w of [...c.waiters]) w();
         });
@@ -113,9 +114,7 @@ try {
     },
     count(name, evName) { return chats[name].log.filter((e) => e.name === evName).length; },
     // received lists the texts of the messages the chat received.
-    received(name) {
-      return chats[name].log.filter((e) => e.name === "onMessageReceived").flatMap((e) => e.data.map((m) => m.payload.text ?? m.payload.data));
-    },
+    received(name) { return chats[name].texts; },
     // settle turns a call's promise into {code, data} or {code, message}.
     async settle(p) {
       try {
