@@ -211,7 +211,8 @@ func TestBrowserConversationCacheAfterReload(t *testing.T) {
 }
 
 // Eleven tabs of one user with the Web limit at 10: the earliest is kicked
-// (MULT_ACCOUNT), the ten others stay online.
+// (MULT_ACCOUNT: by another tab of the same browser), the ten others stay
+// online.
 func TestBrowserElevenTabs(t *testing.T) {
 	srv := imkittest.RunServer(t)
 	srv.SetPolicy(imkit.PolicyDual, map[imkit.Platform]int{imkit.PlatformWeb: 10})

@@ -48,8 +48,8 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	net.Online()
 	var k struct{ Type, Platform string }
 	tb.eval(`return (await h.event("a", "kickedOut")).data`, &k)
-	if k.Type != "multipleAccount" || k.Platform != "Web" {
-		t.Errorf("kicked while away: %+v, want multipleAccount by Web", k)
+	if k.Type != "multipleDevice" || k.Platform != "Web" {
+		t.Errorf("kicked while away: %+v, want multipleDevice by Web", k)
 	}
 	tb.eval(`await h.event("a", "sdkStateNotReady")`, nil)
 	if got := srv.OnlineInstances("alice"); len(got) != 1 {

@@ -101,6 +101,11 @@ export class ChatImpl implements Chat {
   private session: Session | null = null;
   private user = "";
   private net: NetState = "disconnected";
+  // Logins of this app in other tabs of this browser (same origin), by
+  // user: when, by this machine's clock. A kick by another Web instance is
+  // MULT_ACCOUNT when it was such a tab, MULT_DEVICE otherwise.
+  private siblings = new Map<string, number>();
+  private channel: BroadcastChannel | null = null;
   private nudge = (): void => {
     if (typeof document !== "undefined" && document.visibilityState === "hidden") return;
     this.session?.nudge();
@@ -133,6 +138,13 @@ export class ChatImpl implements Chat {
       throw err(Code.InvalidParameters, "create: instanceID must be 1..64 characters");
     }
     this.timeoutMs = opts.timeoutMs ?? 30000;
+    if (typeof BroadcastChannel !== "undefined") {
+      this.channel = new BroadcastChannel(`imkit-${this.appID}`);
+      this.channel.onmessage = (ev: MessageEvent) => {
+        const d = ev.data as { user?: unknown; instanceID?: unknown } | null;
+        if (d && typeof d.user === "string" && d.instanceID !== this.instanceID) this.siblings.set(d.user, Date.now());
+      };
+    }
     if (typeof window !== "undefined") {
       window.addEventListener("online", this.nudge);
       document.addEventListener("visibilitychange", this.nudge);
@@ -221,6 +233,8 @@ export class ChatImpl implements Chat {
       },
     );
     this.setNet("connecting");
+    // Tell this browser's other tabs first: the login may kick one of them.
+    this.channel?.postMessage({ user: userID, instanceID: this.instanceID });
     const dial = s.dialLogin("", this.timeoutMs);
     let conn: Connection;
     let reply: LoginReply;
@@ -278,6 +292,8 @@ export class ChatImpl implements Chat {
       window.removeEventListener("online", this.nudge);
       document.removeEventListener("visibilitychange", this.nudge);
     }
+    this.channel?.close();
+    this.channel = null;
     await this.endLogin(Code.Interrupted);
     clearTimeout(this.flushTimer);
     await this.flush();
@@ -294,11 +310,30 @@ export class ChatImpl implements Chat {
     return s;
   }
 
+  /**
+   * kickType names a kick as Tencent's Web SDK does: MULT_ACCOUNT when
+   * another tab of this browser logged in as the same user over the Web
+   * instance limit (within the last minute), MULT_DEVICE for a login
+   * elsewhere (another device, another browser, a native platform the policy
+   * does not allow beside Web), REST_API for an admin kick.
+   */
+  private kickType(k: Kick | null): KickedOutType {
+    switch (k?.reason) {
+      case KickReason.Admin:
+        return TYPES.KICKED_OUT_REST_API;
+      case KickReason.MultiInstance: {
+        const at = this.siblings.get(this.user);
+        if (at !== undefined && Date.now() - at < 60000) return TYPES.KICKED_OUT_MULT_ACCOUNT;
+      }
+    }
+    return TYPES.KICKED_OUT_MULT_DEVICE;
+  }
+
   private onEnded(how: Ending, kick: Kick | null, code: number, message: string): void {
     this.session = null;
     this.status = LOGOUT;
     if (how === "kicked") {
-      const data: { type: KickedOutType; platform?: string; time?: number } = { type: kickType(kick) };
+      const data: { type: KickedOutType; platform?: string; time?: number } = { type: this.kickType(kick) };
       if (kick?.platform) data.platform = kick.platform;
       if (kick?.time) data.time = kick.time;
       this.emit(EVENT.KICKED_OUT, data);
@@ -626,15 +661,6 @@ function notInitialized(): IMKitError {
   return err(Code.SDKNotInitialized, "the SDK was destroyed");
 }
 
-function kickType(k: Kick | null): KickedOutType {
-  switch (k?.reason) {
-    case KickReason.MultiInstance:
-      return TYPES.KICKED_OUT_MULT_ACCOUNT;
-    case KickReason.Admin:
-      return TYPES.KICKED_OUT_REST_API;
-  }
-  return TYPES.KICKED_OUT_MULT_DEVICE;
-}
 
 function peerOf(conversationID: unknown): string {
   if (typeof conversationID !== "string" || !conversationID.startsWith(TYPES.CONV_C2C)) {
