@@ -123,7 +123,7 @@ export class ChatImpl implements Chat {
   private syncing: Promise<void> = Promise.resolve();
 
   private sending = new Set<string>(); // client message IDs this instance is sending
-  private convSeqs = new Map<string, number>(); // message ID -> convSeq, for getMessageList's paging
+  private convSeqs = new Map<string, number>(); // message ID -> convSeq of the pages getMessageList gave, for its paging
 
   constructor(opts: CreateOptions) {
     if (!opts || typeof opts !== "object") throw err(Code.InvalidParameters, "create: options are required");
@@ -588,7 +588,6 @@ export class ChatImpl implements Chat {
     if (w.from === peer && w.convSeq > cv.readSeq) cv.unread++;
     this.convs.set(peer, cv);
     this.dirty.add(peer);
-    this.convSeqs.set(w.clientMsgID || w.msgID, w.convSeq);
     return true;
   }
 
