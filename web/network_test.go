@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"slices"
 	"testing"
 
 	"github.com/imkit/imkit"
@@ -20,6 +22,18 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	tb.login("a", "alice", srv.Sign("alice"))
 	bob := newPeer(t, srv.URL, imkit.PlatformAndroid)
 	bob.login("bob")
+	sessions := func() []string {
+		ss, err := srv.Store.ActiveSessions(context.Background(), imkittest.SDKAppID, []string{"alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range ss {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	first := sessions()
 
 	// The network goes silent: the heartbeat finds out, the tab reconnects
 	// when it is back, and the message sent meanwhile arrives once.
@@ -37,6 +51,9 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	}
 	if n := tb.names("a"); countOf(n, "sdkStateReady") != 1 {
 		t.Errorf("events %v: want one SDK_READY (a resume is not a login)", n)
+	}
+	if got := sessions(); len(first) != 1 || !slices.Equal(got, first) {
+		t.Errorf("alice's sessions on the server: %v before, %v after; want the same one (resumed)", first, got)
 	}
 
 	// Kicked while away: told when it comes back (the resume is refused with 6208).
