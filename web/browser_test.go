@@ -113,6 +113,8 @@ try {
       return h.until(name, () => chats[name].log.filter((e) => e.name === evName)[n - 1], evName + " #" + n, timeoutMs);
     },
     count(name, evName) { return chats[name].log.filter((e) => e.name === evName).length; },
+    // net counts the chat's NET_STATE_CHANGE events to state.
+    net(name, state) { return h.names(name).filter((n) => n === "net:" + state).length; },
     // received lists the texts of the messages the chat received.
     received(name) { return chats[name].texts; },
     // settle turns a call's promise into {code, data} or {code, message}.

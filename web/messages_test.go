@@ -129,12 +129,12 @@ func TestBrowserServerKillRestart(t *testing.T) {
 	tb.eval(`await h.until("a", () => h.chat("a").isReady(), "ready")`, nil)
 
 	p.Kill()
-	tb.eval(`await h.until("a", () => h.names("a").includes("net:connecting"), "CONNECTING")`, nil)
+	tb.eval(`await h.until("a", () => h.net("a", "connecting") === 2, "CONNECTING")`, nil)
 	p.Start()
 	carol := newPeer(t, p.URL, imkit.PlatformAndroid)
 	carol.login("carol")
 	carol.send("meanwhile", "alice")
-	tb.eval(`await h.until("a", () => h.names("a").filter((n) => n === "net:connected").length === 2, "CONNECTED again")`, nil)
+	tb.eval(`await h.until("a", () => h.net("a", "connected") === 2, "CONNECTED again")`, nil)
 	carol.send("after", "alice")
 	tb.eval(`await h.until("a", () => h.received("a").includes("after"), "the message after")`, nil)
 	var got []string

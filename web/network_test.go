@@ -18,7 +18,9 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	net := srv.Proxy()
 	b := newBrowser(t)
 	tb := b.open(srv.URL)
-	tb.create("a", `{ serverURL: `+js(net.URL())+`, heartbeatMs: 300 }`)
+	// Each try is bounded by 2 s: a try made while the network swallows
+	// everything fails then, and the next one gets through.
+	tb.create("a", `{ serverURL: `+js(net.URL())+`, heartbeatMs: 300, timeoutMs: 2000 }`)
 	tb.login("a", "alice", srv.Sign("alice"))
 	bob := newPeer(t, srv.URL, imkit.PlatformAndroid)
 	bob.login("bob")
@@ -38,10 +40,10 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	// The network goes silent: the heartbeat finds out, the tab reconnects
 	// when it is back, and the message sent meanwhile arrives once.
 	net.Offline()
-	tb.eval(`await h.until("a", () => h.names("a").includes("net:connecting"), "CONNECTING after the link went silent")`, nil)
+	tb.eval(`await h.until("a", () => h.net("a", "connecting") === 2, "CONNECTING after the link went silent")`, nil)
 	bob.send("while away", "alice")
 	net.Online()
-	tb.eval(`await h.until("a", () => h.names("a").filter((n) => n === "net:connected").length === 2, "CONNECTED again")`, nil)
+	tb.eval(`await h.until("a", () => h.net("a", "connected") === 2, "CONNECTED again")`, nil)
 	bob.send("back", "alice")
 	tb.eval(`await h.until("a", () => h.received("a").includes("back"), "the message after")`, nil)
 	var got []string
@@ -59,7 +61,7 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	// Kicked while away: told when it comes back (the resume is refused with 6208).
 	net.SetMode(imkittest.Refuse)
 	net.Reset()
-	tb.eval(`await h.until("a", () => h.names("a").filter((n) => n === "net:connecting").length === 2, "CONNECTING again")`, nil)
+	tb.eval(`await h.until("a", () => h.net("a", "connecting") === 3, "CONNECTING again")`, nil)
 	goWeb := newPeer(t, srv.URL, imkit.PlatformWeb)
 	goWeb.login("alice")
 	net.Online()
@@ -78,8 +80,8 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	tb.login("c", "carol", srv.Sign("carol"))
 	net.SetMode(imkittest.Refuse)
 	net.Reset()
-	tb.eval(`await h.until("c", () => h.names("c").includes("net:connecting"), "CONNECTING")`, nil)
+	tb.eval(`await h.until("c", () => h.net("c", "connecting") === 2, "CONNECTING")`, nil)
 	net.Online()
 	tb.eval(`window.dispatchEvent(new Event("online"));
-		await h.until("c", () => h.names("c").filter((n) => n === "net:connected").length === 2, "CONNECTED soon after the online event", 10000)`, nil)
+		await h.until("c", () => h.net("c", "connected") === 2, "CONNECTED soon after the online event", 10000)`, nil)
 }

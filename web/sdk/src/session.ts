@@ -48,6 +48,7 @@ export class Session {
   private renewing = false;
   private waiters: Array<() => void> = [];
   private wake: (() => void) | null = null;
+  private nudged = false; // a nudge came while a reconnect try was running: the next try does not wait
 
   constructor(
     private cfg: SessionConfig,
@@ -125,6 +126,7 @@ export class Session {
         return;
       }
       this.hooks.netState("connecting");
+      this.nudged = false;
       const next = await this.reconnect();
       if (!next) return;
       c = next;
@@ -160,8 +162,12 @@ export class Session {
     }
   }
 
-  /** sleep waits ms, or less when nudge wakes it. */
+  /** sleep waits ms, or less when nudge wakes it (or woke the try before it). */
   private sleep(ms: number): Promise<void> {
+    if (this.nudged) {
+      this.nudged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
       const self = this;
@@ -187,7 +193,8 @@ export class Session {
       else c.ping();
       return;
     }
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.nudged = true; // a try is running: if it fails, try again at once
   }
 
   /** freshTicket asks the provider for a new ticket when the current one ran out while away. */
