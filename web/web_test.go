@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -101,4 +102,23 @@ func BenchmarkBundleSize(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(js)), "min-bytes")
 	b.ReportMetric(float64(n), "gzip-bytes")
+}
+
+// The version the SDK sends at login is the package's.
+func TestVersionMatchesPackage(t *testing.T) {
+	pkg, err := os.ReadFile("sdk/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Version string }
+	if err := json.Unmarshal(pkg, &p); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("sdk/src/session.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `export const sdkVersion = "` + p.Version + `";`; !strings.Contains(string(src), want) {
+		t.Errorf("src/session.ts lacks %s (package.json's version)", want)
+	}
 }
