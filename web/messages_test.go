@@ -115,6 +115,9 @@ func TestBrowserMessagesWithGoPeer(t *testing.T) {
 		t.Errorf("after setMessageRead: %+v, want 0 unread", convs)
 	}
 	tb.wantCode("bad conversation ID", `h.chat("a").setMessageRead({ conversationID: "GROUPx" })`, imkit.ErrInvalidParameters)
+	tb.wantCode("a body over 12 KB", `h.chat("a").sendMessage(h.chat("a").createTextMessage({ to: "bob", conversationType: "C2C", payload: { text: "x".repeat(13000) } }))`, imkit.ErrSvrBodySizeLimit)
+	tb.wantCode("a frame over 64 KB", `h.chat("a").sendMessage(h.chat("a").createTextMessage({ to: "bob", conversationType: "C2C", payload: { text: "x".repeat(70000) } }))`, imkit.ErrNetPkgSizeLimit)
+	tb.wantCode("a history page over 100", `h.chat("a").getMessageList({ conversationID: "C2Cbob", count: 500 })`, imkit.ErrInvalidParameters)
 }
 
 // A server killed with SIGKILL and started again: the tab goes CONNECTING,
