@@ -42,8 +42,6 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	net.Offline()
 	tb.eval(`await h.until("a", () => h.net("a", "connecting") === 2, "CONNECTING after the link went silent")`, nil)
 	bob.send("while away", "alice")
-	// A send made while the link is down waits for the resume, then goes once.
-	tb.eval(`window.pending = h.settle(h.chat("a").sendMessage(h.chat("a").createTextMessage({ to: "bob", conversationType: "C2C", payload: { text: "sent while away" } })))`, nil)
 	net.Online()
 	tb.eval(`await h.until("a", () => h.net("a", "connected") === 2, "CONNECTED again")`, nil)
 	bob.send("back", "alice")
@@ -53,12 +51,7 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	if n := countOf(got, "while away"); n != 1 {
 		t.Errorf("the message sent while away arrived %d times, want 1 (%q)", n, got)
 	}
-	var pending result
-	tb.eval(`return await window.pending`, &pending)
-	if pending.Code != 0 {
-		t.Errorf("the send made while away: code %d (%s), want success after the resume", pending.Code, pending.Message)
-	}
-	imkittest.Eventually(t, "bob gets the message sent while away", func() bool { return bob.received("sent while away") == 1 })
+
 	if n := tb.names("a"); countOf(n, "sdkStateReady") != 1 {
 		t.Errorf("events %v: want one SDK_READY (a resume is not a login)", n)
 	}
@@ -89,7 +82,15 @@ func TestBrowserNetworkLoss(t *testing.T) {
 	net.SetMode(imkittest.Refuse)
 	net.Reset()
 	tb.eval(`await h.until("c", () => h.net("c", "connecting") === 2, "CONNECTING")`, nil)
+	// A send made while the link is down waits for the resume, then goes once.
+	tb.eval(`window.pending = h.settle(h.chat("c").sendMessage(h.chat("c").createTextMessage({ to: "bob", conversationType: "C2C", payload: { text: "sent while away" } })))`, nil)
 	net.Online()
 	tb.eval(`window.dispatchEvent(new Event("online"));
 		await h.until("c", () => h.net("c", "connected") === 2, "CONNECTED soon after the online event", 10000)`, nil)
+	var pending result
+	tb.eval(`return await window.pending`, &pending)
+	if pending.Code != 0 {
+		t.Errorf("the send made while away: code %d (%s), want success after the resume", pending.Code, pending.Message)
+	}
+	imkittest.Eventually(t, "bob gets the message sent while away", func() bool { return bob.received("sent while away") == 1 })
 }
