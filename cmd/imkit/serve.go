@@ -76,7 +76,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server = srv
 	addr := srv.Addr()
 	fmt.Fprintf(m.Out, "imkit: listening on %s\n", addr)
-	fmt.Fprintf(m.Out, "  SDK (WebSocket): ws://%s/ws\n  REST API:        http://%s/v4/\n", addr, addr)
+	fmt.Fprintf(m.Out, "  SDK (WebSocket): ws://%s/ws\n  browser SDK:     http://%s/sdk/imkit-chat.js\n  REST API:        http://%s/v4/\n", addr, addr, addr)
 	if m.Postgres != "" {
 		fmt.Fprintf(m.Out, "  data:            PostgreSQL\n")
 		if m.Config.Redis.Addr != "" {

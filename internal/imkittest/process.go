@@ -126,6 +126,18 @@ func (p *ServerProcess) Stop() {
 	p.cmd = nil
 }
 
+// Kill ends the server process with SIGKILL, as a crash would: its clients
+// see their links die without a close frame. Start starts it again on the
+// same address and data.
+func (p *ServerProcess) Kill() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	p.cmd = nil
+}
+
 // Restart stops the server and starts a new process on the same address
 // and data directory.
 func (p *ServerProcess) Restart() {

@@ -25,6 +25,7 @@ import (
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/webhook"
 	"github.com/imkit/imkit/protocol"
+	"github.com/imkit/imkit/web"
 )
 
 // Config configures a Server. Store is required; the zero value of every
@@ -223,6 +224,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/healthz", s.healthz)
 	s.mux.Handle("/v4/", s.Admin)
 	s.mux.Handle("/metrics", s.Metrics.Handler())
+	s.mux.Handle(web.Path, web.Handler()) // the browser SDK
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
