@@ -247,3 +247,73 @@ func TestBrowserElevenTabs(t *testing.T) {
 	}
 	imkittest.Eventually(t, "ten online", func() bool { return len(srv.OnlineInstances("alice")) == 10 })
 }
+
+// A new tab (an empty IndexedDB) is not sent the user's past: it gets the
+// conversation list and reads history on demand; MESSAGE_RECEIVED is for
+// what arrives after its login. Deleting a conversation removes it from the
+// tab and from the user's other instances.
+func TestBrowserNewDeviceAndDeleteConversation(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	bob := newPeer(t, srv.URL, imkit.PlatformAndroid)
+	bob.login("bob")
+	for i := range 3 {
+		bob.send(fmt.Sprint("past ", i), "alice")
+	}
+	carol := newPeer(t, srv.URL, imkit.PlatformAndroid)
+	carol.login("carol")
+	carol.send("from carol", "alice")
+
+	b := newBrowser(t)
+	tb := b.open(srv.URL)
+	tb.create("a", "")
+	tb.login("a", "alice", srv.Sign("alice"))
+	var convs []struct {
+		ConversationID string
+		UnreadCount    int
+	}
+	tb.eval(`await h.until("a", () => h.log("a").some((e) => e.name === "onConversationListUpdated" && e.data.length === 2), "two conversations");
+		return (await h.chat("a").getConversationList()).data.conversationList`, &convs)
+	var total int
+	tb.eval(`return h.chat("a").getTotalUnreadMessageCount()`, &total)
+	if total != 4 {
+		t.Errorf("total unread = %d, want 4 (conversations %+v)", total, convs)
+	}
+	var history []string
+	tb.eval(`return (await h.chat("a").getMessageList({ conversationID: "C2Cbob" })).data.messageList.map((m) => m.payload.text)`, &history)
+	if fmt.Sprint(history) != "[past 0 past 1 past 2]" {
+		t.Errorf("history = %q, want the 3 past messages", history)
+	}
+	bob.send("new", "alice")
+	tb.eval(`await h.until("a", () => h.received("a").includes("new"), "the new message")`, nil)
+	var got []string
+	tb.eval(`return h.received("a")`, &got)
+	if fmt.Sprint(got) != "[new]" {
+		t.Errorf("MESSAGE_RECEIVED told %q, want only the message after the login", got)
+	}
+
+	// Delete the conversation with carol; alice's Go SDK instance hears of it.
+	deleted := make(chan []string, 1)
+	s, err := sdk.New(imkittest.SDKAppID, sdk.Config{ServerURL: srv.URL, Platform: imkit.PlatformAndroid,
+		Listener: sdk.Listener{OnConversationDeleted: func(peers []string) { deleted <- peers }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.UnInit() })
+	if err := s.Login(context.Background(), "alice", srv.Sign("alice")); err != nil {
+		t.Fatal(err)
+	}
+	tb.mustCall(`h.chat("a").deleteConversation("C2Ccarol")`)
+	tb.eval(`return (await h.chat("a").getConversationList()).data.conversationList`, &convs)
+	if len(convs) != 1 || convs[0].ConversationID != "C2Cbob" {
+		t.Errorf("conversations after deleting carol's = %+v, want bob's only", convs)
+	}
+	select {
+	case peers := <-deleted:
+		if fmt.Sprint(peers) != "[carol]" {
+			t.Errorf("the Go instance was told of the deletion of %v, want carol", peers)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the Go instance was not told of the deletion within 10s")
+	}
+	tb.wantCode("deleting it again", `h.chat("a").deleteConversation("C2Ccarol")`, imkit.ErrInvalidParameters)
+}

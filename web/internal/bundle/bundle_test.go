@@ -21,13 +21,23 @@ func TestWireTypesComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []string
+	var want, wantOps, wantPushes []string
 	for _, pkg := range pkgs {
 		for _, f := range pkg.Files {
 			ast.Inspect(f, func(n ast.Node) bool {
 				if ts, ok := n.(*ast.TypeSpec); ok && ts.Name.IsExported() {
 					if _, ok := ts.Type.(*ast.StructType); ok {
 						want = append(want, ts.Name.Name)
+					}
+				}
+				if vs, ok := n.(*ast.ValueSpec); ok {
+					for _, id := range vs.Names {
+						if name, ok := strings.CutPrefix(id.Name, "Op"); ok {
+							wantOps = append(wantOps, name)
+						}
+						if name, ok := strings.CutPrefix(id.Name, "Push"); ok {
+							wantPushes = append(wantPushes, name)
+						}
 					}
 				}
 				return true
@@ -42,6 +52,22 @@ func TestWireTypesComplete(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("WireTypes = %v\nprotocol's exported structs = %v", got, want)
+	}
+	names := func(cs []constant) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	slices.Sort(wantOps)
+	slices.Sort(wantPushes)
+	if got := names(ops); !slices.Equal(got, wantOps) {
+		t.Errorf("ops = %v\nprotocol's Op constants = %v", got, wantOps)
+	}
+	if got := names(pushes); !slices.Equal(got, wantPushes) {
+		t.Errorf("pushes = %v\nprotocol's Push constants = %v", got, wantPushes)
 	}
 }
 

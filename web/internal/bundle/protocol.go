@@ -33,6 +33,7 @@ var WireTypes = []any{
 	protocol.ConvListReply{},
 	protocol.ConvReadRequest{},
 	protocol.ConvRead{},
+	protocol.ConvDel{},
 	protocol.HistoryRequest{},
 	protocol.HistoryReply{},
 }
@@ -48,11 +49,12 @@ var (
 	ops = []constant{
 		{"Login", protocol.OpLogin}, {"Logout", protocol.OpLogout}, {"Ping", protocol.OpPing},
 		{"Renew", protocol.OpRenew}, {"Send", protocol.OpSend}, {"Sync", protocol.OpSync},
-		{"ConvList", protocol.OpConvList}, {"ConvRead", protocol.OpConvRead}, {"History", protocol.OpHistory},
+		{"ConvList", protocol.OpConvList}, {"ConvRead", protocol.OpConvRead}, {"ConvDel", protocol.OpConvDel},
+		{"History", protocol.OpHistory},
 	}
 	pushes = []constant{
 		{"Kicked", protocol.PushKicked}, {"Expiring", protocol.PushExpiring}, {"Msg", protocol.PushMsg},
-		{"ConvRead", protocol.PushConvRead}, {"Error", protocol.PushError},
+		{"ConvRead", protocol.PushConvRead}, {"ConvDel", protocol.PushConvDel}, {"Error", protocol.PushError},
 	}
 	closes = []constant{
 		{"Normal", protocol.CloseNormal},

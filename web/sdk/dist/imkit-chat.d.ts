@@ -214,6 +214,13 @@ export interface Chat {
   getConversationList(): Promise<Response<{ conversationList: Conversation[]; isSyncCompleted: boolean }>>;
   getMessageList(options: GetMessageListOptions): Promise<Response<{ messageList: Message[]; nextReqMessageID: string; isCompleted: boolean }>>;
   setMessageRead(options: { conversationID: string }): Promise<Response<Record<string, never>>>;
+  /**
+   * Deletes conversations for this user only, with their history and unread
+   * counts, on every one of the user's instances; the peers keep theirs.
+   */
+  deleteConversation(options: string | { conversationIDList: string[] }): Promise<Response<{ conversationIDList: string[] }>>;
+  /** The sum of the unread counts of the user's conversations. */
+  getTotalUnreadMessageCount(): number;
 }
 
 /** The default export: IMKitChat (import it as TencentCloudChat to move an app). */

@@ -47,15 +47,31 @@ export class Cache {
     }
   }
 
-  /** syncedSeq returns the mailbox seq up to which every message was received (0: none). */
-  async syncedSeq(): Promise<number> {
+  /** syncedSeq returns the mailbox seq up to which every message was received (null: the cache never synced: a new device). */
+  async syncedSeq(): Promise<number | null> {
     const db = this.db;
-    if (!db) return 0;
+    if (!db) return null;
     try {
       const v = await request<unknown>(db.transaction(metaStore).objectStore(metaStore).get("syncedSeq"));
-      return typeof v === "number" ? v : 0;
+      return typeof v === "number" ? v : null;
     } catch {
-      return 0;
+      return null;
+    }
+  }
+
+  /** remove forgets the conversation with peer. */
+  async remove(peer: string): Promise<void> {
+    const db = this.db;
+    if (!db) return;
+    try {
+      const tx = db.transaction(convStore, "readwrite");
+      tx.objectStore(convStore).delete(peer);
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = tx.onabort = () => reject(tx.error);
+      });
+    } catch {
+      // the next pass over the conversation list drops it
     }
   }
 

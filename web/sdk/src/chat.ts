@@ -33,6 +33,7 @@ import { Emitter } from "./emitter";
 import { codeOf, err, IMKitError, validUserID } from "./errors";
 import { Code, ElemType, KickReason, Limits, Op, Push } from "./protocol";
 import type {
+  ConvDel,
   ConvListReply,
   ConvRead,
   Conversation as WireConversation,
@@ -116,6 +117,7 @@ export class ChatImpl implements Chat {
   private cacheUser = "";
   private convs = new Map<string, WireConversation>();
   private synced = 0; // the mailbox seq up to which every message was received
+  private hasCursor = false; // the cache had synced before: not a new device
   private above = new Set<number>(); // seqs received beyond synced
   private convSynced = false;
   private dirty = new Set<string>();
@@ -469,7 +471,34 @@ export class ChatImpl implements Chat {
     return { code: 0, data: {} };
   }
 
+  async deleteConversation(options: string | { conversationIDList: string[] }): Promise<Response<{ conversationIDList: string[] }>> {
+    const s = this.loggedIn();
+    const ids = typeof options === "string" ? [options] : options?.conversationIDList;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100) {
+      throw err(Code.InvalidParameters, "deleteConversation: 1..100 conversation IDs");
+    }
+    const peers = ids.map(peerOf);
+    for (const peer of peers) {
+      await s.call(Op.ConvDel, { peer });
+      if (this.session === s) this.applyDel(peer);
+    }
+    return { code: 0, data: { conversationIDList: ids } };
+  }
+
+  getTotalUnreadMessageCount(): number {
+    let n = 0;
+    for (const cv of this.convs.values()) n += cv.unread;
+    return n;
+  }
+
   // The mailbox and the conversation list.
+
+  private applyDel(peer: string): void {
+    if (!this.convs.delete(peer)) return;
+    this.dirty.delete(peer);
+    void this.cache?.then((c) => c.remove(peer));
+    this.emitConversations();
+  }
 
   /** openCache opens userID's cache (closing another user's) and loads it. */
   private openCache(userID: string): void {
@@ -479,6 +508,7 @@ export class ChatImpl implements Chat {
     this.cacheUser = userID;
     this.convs = new Map();
     this.synced = 0;
+    this.hasCursor = false;
     this.above.clear();
     this.dirty.clear();
     this.convSynced = false;
@@ -486,7 +516,11 @@ export class ChatImpl implements Chat {
       const [convs, synced] = await Promise.all([c.conversations(), c.syncedSeq()]);
       if (this.cacheUser === userID) {
         for (const cv of convs) if (!this.convs.has(cv.peer)) this.convs.set(cv.peer, cv);
-        this.synced = Math.max(this.synced, synced);
+        if (synced !== null) {
+          this.hasCursor = true;
+          this.synced = Math.max(this.synced, synced);
+          this.advance();
+        }
       }
       return c;
     });
@@ -496,12 +530,26 @@ export class ChatImpl implements Chat {
     this.syncing = this.syncing.then(() => this.sync(s, c, reply.maxSeq));
   }
 
-  /** sync catches up after a login or resume: the mailbox after the synced seq, then the conversation list. */
+  /**
+   * sync catches up after a login or resume: the mailbox after the synced
+   * seq, then the conversation list. A new device (a cache that never
+   * synced), or one more than CATCH_UP_LIMIT messages behind, starts at the
+   * newest message instead: the conversation list and getMessageList show
+   * the past; MESSAGE_RECEIVED is for what is new.
+   */
   private async sync(s: Session, c: Connection, maxSeq: number): Promise<void> {
     if (!this.cache) return;
     await this.cache;
     try {
-      if (maxSeq === 0 || maxSeq > this.synced) await this.syncMailbox(s, c);
+      if (!this.hasCursor || maxSeq > this.synced + CATCH_UP_LIMIT) {
+        this.hasCursor = true;
+        if (maxSeq > this.synced) {
+          this.synced = maxSeq;
+          this.advance();
+        }
+      } else if (maxSeq === 0 || maxSeq > this.synced) {
+        await this.syncMailbox(s, c);
+      }
       await this.syncConversations(s, c);
     } catch {
       // the next resume syncs again; a gap is filled when a push shows it
@@ -562,13 +610,16 @@ export class ChatImpl implements Chat {
       const isNew = this.store(w);
       this.scheduleFlush();
       if (isNew && !this.isOwnSend(w, s)) this.emit(EVENT.MESSAGE_RECEIVED, [this.toMessage(w, s.userID)]);
-      if (w.seq > this.synced + 1 || this.above.size > 0) {
+      if (this.hasCursor && (w.seq > this.synced + 1 || this.above.size > 0)) {
         // A gap before it: fill it from the server.
         const c = s.conn;
         if (c) this.syncing = this.syncing.then(() => this.syncMailbox(s, c)).catch(() => {});
       }
     } else if (op === Push.ConvRead) {
       this.applyRead(data as ConvRead);
+    } else if (op === Push.ConvDel) {
+      const d = data as ConvDel;
+      if (d && typeof d.peer === "string") this.applyDel(d.peer);
     }
   }
 
@@ -660,6 +711,9 @@ function notInitialized(): IMKitError {
   return err(Code.SDKNotInitialized, "the SDK was destroyed");
 }
 
+
+/** The most missed messages a device catches up on (as the Go SDK's sdk.CatchUpLimit). */
+const CATCH_UP_LIMIT = 1000;
 
 function peerOf(conversationID: unknown): string {
   if (typeof conversationID !== "string" || !conversationID.startsWith(TYPES.CONV_C2C)) {

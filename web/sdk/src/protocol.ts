@@ -130,6 +130,7 @@ export interface ConvListReply {
   convs: Conversation[] | null;
   next?: string;
   more?: boolean;
+  totalUnread?: number;
 }
 
 /** protocol.ConvReadRequest */
@@ -143,6 +144,11 @@ export interface ConvRead {
   peer: string;
   readSeq: number;
   unread: number;
+}
+
+/** protocol.ConvDel */
+export interface ConvDel {
+  peer: string;
 }
 
 /** protocol.HistoryRequest */
@@ -168,6 +174,7 @@ export const Op = {
   Sync: "sync",
   ConvList: "conv.list",
   ConvRead: "conv.read",
+  ConvDel: "conv.del",
   History: "history",
 } as const;
 
@@ -177,6 +184,7 @@ export const Push = {
   Expiring: "expiring",
   Msg: "msg",
   ConvRead: "conv.read",
+  ConvDel: "conv.del",
   Error: "error",
 } as const;
 
