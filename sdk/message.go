@@ -519,9 +519,11 @@ func (ss *session) fill() {
 }
 
 // syncMailbox fetches the messages after the mailbox cursor until the
-// server has no more; nothing when the cursor is at maxSeq already (0:
-// unknown). A new device, or one more than CatchUpLimit behind, skips to
-// skipTo instead, and reports it: its conversation list needs the server's.
+// server has no more. A new device, or one more than CatchUpLimit behind
+// maxSeq, first skips to skipTo, and reports it: its conversation list needs
+// the server's. It asks even when the cursor is at maxSeq already: a
+// message stored while the connection was being set up may have been
+// neither counted in the login's maxSeq nor pushed.
 func (ss *session) syncMailbox(conn *conn, maxSeq, skipTo uint64) (skipped bool, err error) {
 	c := ss.sdk.cacheOf(ss.userID)
 	if c == nil {
@@ -531,12 +533,11 @@ func (ss *session) syncMailbox(conn *conn, maxSeq, skipTo uint64) (skipped bool,
 	if err != nil {
 		return false, err
 	}
-	if ok && maxSeq != 0 && after >= maxSeq {
-		return false, nil
-	}
 	if !ok || maxSeq > after+CatchUpLimit {
-		_, err := ss.take(nil, nil, 0, skipTo)
-		return true, err
+		if after, err = ss.take(nil, nil, 0, skipTo); err != nil {
+			return true, err
+		}
+		skipped = true
 	}
 	for {
 		ctx, cancel := context.WithTimeout(ss.ctx, syncTimeout)
@@ -544,7 +545,7 @@ func (ss *session) syncMailbox(conn *conn, maxSeq, skipTo uint64) (skipped bool,
 		_, err := conn.roundTrip(ctx, protocol.OpSync, &protocol.SyncRequest{After: after, Limit: protocol.MaxPageSize}, &r)
 		cancel()
 		if err != nil {
-			return false, err
+			return skipped, err
 		}
 		msgs := make([]*Message, len(r.Msgs))
 		complete := after // the reply holds every message after after up to its last
@@ -553,10 +554,10 @@ func (ss *session) syncMailbox(conn *conn, maxSeq, skipTo uint64) (skipped bool,
 			complete = max(complete, msgs[i].Seq)
 		}
 		if after, err = ss.take(msgs, sentHere, complete, 0); err != nil {
-			return false, err
+			return skipped, err
 		}
 		if !r.More || len(r.Msgs) == 0 {
-			return false, nil
+			return skipped, nil
 		}
 	}
 }

@@ -547,9 +547,11 @@ export class ChatImpl implements Chat {
           this.synced = maxSeq;
           this.advance();
         }
-      } else if (maxSeq === 0 || maxSeq > this.synced) {
-        await this.syncMailbox(s, c);
       }
+      // Also when synced is at maxSeq: a message stored while the
+      // connection was being set up may have been neither counted in
+      // maxSeq nor pushed.
+      await this.syncMailbox(s, c);
       await this.syncConversations(s, c);
     } catch {
       // the next resume syncs again; a gap is filled when a push shows it
