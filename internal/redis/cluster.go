@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -46,6 +47,10 @@ type Options struct {
 	// NodeTTL is how long a node counts as alive after its last heartbeat
 	// (default 30s; it beats every third of that).
 	NodeTTL time.Duration
+	// OnAppChanged, when set, is called when any node reports that an
+	// app's settings changed (AppChanged), so that this node drops its
+	// cached copy.
+	OnAppChanged func(app uint64)
 	// Logger receives errors; nil discards.
 	Logger *slog.Logger
 }
@@ -58,6 +63,10 @@ type Cluster struct {
 	hub    *gateway.Hub
 	ttl    time.Duration
 	log    *slog.Logger
+	onApp  func(app uint64)
+
+	decodeErrors  atomic.Int64
+	publishErrors atomic.Int64
 
 	sub    *goredis.PubSub
 	cancel context.CancelFunc
@@ -88,6 +97,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		hub:    o.Hub,
 		ttl:    o.NodeTTL,
 		log:    o.Logger,
+		onApp:  o.OnAppChanged,
 	}
 	if err := c.rdb.Ping(ctx).Err(); err != nil {
 		c.rdb.Close()
@@ -97,11 +107,13 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		c.rdb.Close()
 		return nil, err
 	}
-	c.sub = c.rdb.Subscribe(ctx, c.channel(c.node))
-	if _, err := c.sub.Receive(ctx); err != nil { // the subscription is confirmed
-		c.sub.Close()
-		c.rdb.Close()
-		return nil, fmt.Errorf("redis subscribe: %w", err)
+	c.sub = c.rdb.Subscribe(ctx, c.channel(c.node), c.appsChannel())
+	for range 2 { // both subscriptions are confirmed
+		if _, err := c.sub.Receive(ctx); err != nil {
+			c.sub.Close()
+			c.rdb.Close()
+			return nil, fmt.Errorf("redis subscribe: %w", err)
+		}
 	}
 	bctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -127,6 +139,9 @@ func (c *Cluster) Close() error {
 
 func (c *Cluster) nodeKey(node string) string { return c.prefix + "node:" + node }
 func (c *Cluster) channel(node string) string { return c.prefix + "node:" + node }
+
+// appsChannel reaches every node: app settings changed (rare, by an admin).
+func (c *Cluster) appsChannel() string { return c.prefix + "apps" }
 func (c *Cluster) connsKey(app uint64, user string) string {
 	return c.prefix + "conns:" + strconv.FormatUint(app, 10) + ":" + user
 }
@@ -167,9 +182,7 @@ func (c *Cluster) Online(ctx context.Context, s store.Session, conn uint64) erro
 	}
 	if node, _, _ := strings.Cut(old, " "); node != "" && node != c.node {
 		msg := fmt.Appendf([]byte{kindReplace}, "%d %s %s", s.App, s.UserID, s.ID)
-		if err := c.rdb.Publish(ctx, c.channel(node), msg).Err(); err != nil {
-			c.log.Error("redis publish", "node", node, "err", err)
-		}
+		c.publish(ctx, node, msg)
 	}
 	return nil
 }
@@ -234,10 +247,37 @@ func (c *Cluster) conns(ctx context.Context, app uint64, user string) ([]conn, e
 
 // Message kinds between nodes.
 const (
-	kindDeliver = 'd'
-	kindKick    = 'k'
-	kindReplace = 'r'
+	kindDeliver = 'd' // "<app> <user> <except>\n" and a push frame
+	kindKick    = 'k' // a kicked store.Session, JSON
+	kindReplace = 'r' // "<app> <user> <session>": close that connection
+	kindApp     = 'a' // "<app>": its settings changed (on appsChannel)
 )
+
+// publish sends msg to a node; a failure is logged and counted.
+func (c *Cluster) publish(ctx context.Context, node string, msg []byte) {
+	if err := c.rdb.Publish(ctx, c.channel(node), msg).Err(); err != nil {
+		c.publishErrors.Add(1)
+		c.log.Error("redis publish", "node", node, "kind", string(msg[:1]), "err", err)
+	}
+}
+
+// AppChanged tells every node (this one included) that an app's settings
+// changed, so that their next logins apply them at once.
+func (c *Cluster) AppChanged(ctx context.Context, app uint64) {
+	msg := strconv.AppendUint([]byte{kindApp}, app, 10)
+	if err := c.rdb.Publish(ctx, c.appsChannel(), msg).Err(); err != nil {
+		c.publishErrors.Add(1)
+		c.log.Error("redis publish app change; other nodes apply it when their cache expires", "app", app, "err", err)
+	}
+}
+
+// DecodeErrors returns how many messages from other nodes could not be
+// decoded (each is logged).
+func (c *Cluster) DecodeErrors() int64 { return c.decodeErrors.Load() }
+
+// PublishErrors returns how many messages to other nodes could not be
+// published (each is logged).
+func (c *Cluster) PublishErrors() int64 { return c.publishErrors.Load() }
 
 // Deliver pushes an encoded frame to the user's connections on every node
 // that holds one. It implements message.Router.
@@ -262,9 +302,7 @@ func (c *Cluster) Deliver(ctx context.Context, app uint64, user string, frame []
 		b.WriteByte(kindDeliver)
 		fmt.Fprintf(&b, "%d %s %s\n", app, user, except)
 		b.Write(frame)
-		if err := c.rdb.Publish(ctx, c.channel(cn.node), b.Bytes()).Err(); err != nil {
-			c.log.Error("redis publish", "node", cn.node, "err", err)
-		}
+		c.publish(ctx, cn.node, b.Bytes())
 	}
 	if local || len(conns) == 0 {
 		c.hub.Deliver(app, user, frame, except)
@@ -290,11 +328,14 @@ func (c *Cluster) Kicked(ctx context.Context, sessions []store.Session) {
 			local = append(local, s)
 			continue
 		}
-		body, _ := json.Marshal(s)
-		msg := append([]byte{kindKick}, body...)
-		if err := c.rdb.Publish(ctx, c.channel(node), msg).Err(); err != nil {
-			c.log.Error("redis publish", "node", node, "err", err)
+		body, err := json.Marshal(s)
+		if err != nil {
+			c.log.Error("redis: encode kick; telling this node only", "user", s.UserID, "err", err)
+			local = append(local, s)
+			continue
 		}
+		msg := append([]byte{kindKick}, body...)
+		c.publish(ctx, node, msg)
 	}
 	if len(local) > 0 {
 		c.hub.Kicked(ctx, local)
@@ -416,42 +457,69 @@ func (c *Cluster) WithdrawPeaks(ctx context.Context) error {
 	return err
 }
 
-// receive handles what other nodes send this one.
+// receive handles what other nodes send this one. A message it cannot
+// decode is logged and counted, never dropped silently.
 func (c *Cluster) receive() {
 	defer c.wg.Done()
 	for m := range c.sub.Channel() {
-		b := []byte(m.Payload)
-		if len(b) == 0 {
-			continue
-		}
-		switch b[0] {
-		case kindDeliver:
-			head, frame, ok := bytes.Cut(b[1:], []byte{'\n'})
-			if !ok {
-				continue
+		if err := c.handle([]byte(m.Payload)); err != nil {
+			c.decodeErrors.Add(1)
+			kind := ""
+			if len(m.Payload) > 0 {
+				kind = m.Payload[:1]
 			}
-			f := strings.SplitN(string(head), " ", 3)
-			if len(f) != 3 {
-				continue
-			}
-			app, err := strconv.ParseUint(f[0], 10, 64)
-			if err != nil {
-				continue
-			}
-			c.hub.Deliver(app, f[1], frame, f[2])
-		case kindKick:
-			var s store.Session
-			if json.Unmarshal(b[1:], &s) == nil {
-				c.hub.Kicked(context.Background(), []store.Session{s})
-			}
-		case kindReplace:
-			f := strings.Fields(string(b[1:]))
-			if len(f) != 3 {
-				continue
-			}
-			if app, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-				c.hub.CloseSession(app, f[1], f[2], protocol.CloseReplaced)
-			}
+			c.log.Error("redis: a message from another node could not be decoded",
+				"channel", m.Channel, "kind", kind, "len", len(m.Payload), "err", err)
 		}
 	}
+}
+
+// handle carries out one message from another node.
+func (c *Cluster) handle(b []byte) error {
+	if len(b) == 0 {
+		return errors.New("empty message")
+	}
+	switch b[0] {
+	case kindDeliver:
+		head, frame, ok := bytes.Cut(b[1:], []byte{'\n'})
+		if !ok {
+			return errors.New("push: no end of header")
+		}
+		f := strings.SplitN(string(head), " ", 3)
+		if len(f) != 3 {
+			return fmt.Errorf("push: header has %d fields, want 3", len(f))
+		}
+		app, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("push: app: %w", err)
+		}
+		c.hub.Deliver(app, f[1], frame, f[2])
+	case kindKick:
+		var s store.Session
+		if err := json.Unmarshal(b[1:], &s); err != nil {
+			return fmt.Errorf("kick: %w", err)
+		}
+		c.hub.Kicked(context.Background(), []store.Session{s})
+	case kindReplace:
+		f := strings.Fields(string(b[1:]))
+		if len(f) != 3 {
+			return fmt.Errorf("replace: %d fields, want 3", len(f))
+		}
+		app, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("replace: app: %w", err)
+		}
+		c.hub.CloseSession(app, f[1], f[2], protocol.CloseReplaced)
+	case kindApp:
+		app, err := strconv.ParseUint(string(b[1:]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("app change: %w", err)
+		}
+		if c.onApp != nil {
+			c.onApp(app)
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", b[0])
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ type client struct {
 	kicks  []sdk.KickInfo
 	msgs   []*sdk.Message
 	synced int
+	convs  map[string]sdk.Conversation // the latest of each, by peer
 	wake   chan struct{}
 }
 
@@ -32,7 +33,7 @@ func newClient(t *testing.T, url string, p imkit.Platform) *client {
 // newClientBeat is newClient with the SDK's heartbeat set (0: the server's).
 func newClientBeat(t *testing.T, url string, p imkit.Platform, beat time.Duration) *client {
 	t.Helper()
-	c := &client{t: t, wake: make(chan struct{}, 1)}
+	c := &client{t: t, wake: make(chan struct{}, 1), convs: make(map[string]sdk.Conversation)}
 	note := func(f func()) {
 		c.mu.Lock()
 		f()
@@ -49,6 +50,13 @@ func newClientBeat(t *testing.T, url string, p imkit.Platform, beat time.Duratio
 			OnKickedOffline:    func(k sdk.KickInfo) { note(func() { c.kicks = append(c.kicks, k) }) },
 			OnRecvNewMessage:   func(m *sdk.Message) { note(func() { c.msgs = append(c.msgs, m) }) },
 			OnSyncServerFinish: func() { note(func() { c.synced++ }) },
+			OnConversationChanged: func(cs []*sdk.Conversation) {
+				note(func() {
+					for _, cv := range cs {
+						c.convs[cv.Peer] = *cv
+					}
+				})
+			},
 		},
 	})
 	if err != nil {

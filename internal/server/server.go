@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imkit/imkit"
@@ -55,6 +56,9 @@ type Config struct {
 	MaxFailures   int
 	FailureWindow time.Duration
 	LockDuration  time.Duration
+	// AppCacheTTL: see session.Config (default 1s). With several nodes, a
+	// change made through the REST API reaches every node at once anyway.
+	AppCacheTTL time.Duration
 	// SessionRetention is how long ended sessions are kept, so that an
 	// instance coming back learns it was kicked (default 7 days; after that
 	// it is refused all the same, without the details).
@@ -146,11 +150,18 @@ func New(cfg Config) (*Server, error) {
 		presence admin.Presence   = s.Hub
 		registry gateway.Presence
 	)
+	// The login subsystem, once made: other nodes' app changes reach it.
+	var sessions atomic.Pointer[session.Service]
 	if cfg.Redis.Addr != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cl, err := redis.New(ctx, redis.Options{
 			Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB, Prefix: cfg.Redis.Prefix,
 			Hub: s.Hub, Logger: log.With("part", "redis"),
+			OnAppChanged: func(app uint64) {
+				if ss := sessions.Load(); ss != nil {
+					ss.ForgetApp(app)
+				}
+			},
 		})
 		cancel()
 		if err != nil {
@@ -177,9 +188,11 @@ func New(cfg Config) (*Server, error) {
 		MaxFailures:   cfg.MaxFailures,
 		FailureWindow: cfg.FailureWindow,
 		LockDuration:  cfg.LockDuration,
+		AppCacheTTL:   cfg.AppCacheTTL,
 		OnEvent:       s.onSessionEvent,
 		Logger:        log.With("part", "session"),
 	})
+	sessions.Store(s.Sessions)
 	s.Messages = message.New(message.Config{
 		Store:  timed,
 		Router: router,
@@ -205,7 +218,7 @@ func New(cfg Config) (*Server, error) {
 	s.Messages.Register(s.Gateway)
 	s.Admin = admin.New(admin.Config{
 		Store:    cfg.Store,
-		Sessions: s.Sessions,
+		Sessions: adminSessions{s.Sessions, s.Cluster},
 		Presence: presence,
 		Messages: s.Messages,
 		Now:      cfg.Now,
@@ -216,6 +229,10 @@ func New(cfg Config) (*Server, error) {
 		Logger:   log.With("part", "rest"),
 	})
 	s.Metrics.GaugeFunc("imkit_online_sessions", "SDK instances online on this node.", func() float64 { return float64(s.Hub.Count()) })
+	if cl := s.Cluster; cl != nil {
+		s.Metrics.CounterFunc("imkit_cluster_decode_errors_total", "Messages from other nodes that could not be decoded (each is logged).", func() float64 { return float64(cl.DecodeErrors()) })
+		s.Metrics.CounterFunc("imkit_cluster_publish_errors_total", "Messages to other nodes that could not be published to Redis (each is logged).", func() float64 { return float64(cl.PublishErrors()) })
+	}
 	s.Metrics.CounterFunc("imkit_messages_stored_total", "Messages stored since the start (C2C, each once; retries not counted).", func() float64 { return float64(s.Messages.Sent()) })
 
 	s.mux = http.NewServeMux()
@@ -230,6 +247,22 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// adminSessions is the login subsystem as the REST API sees it: an app
+// it changes is forgotten by every node, not this one only.
+type adminSessions struct {
+	*session.Service
+	cluster *redis.Cluster // nil for one node
+}
+
+func (a adminSessions) ForgetApp(app uint64) {
+	a.Service.ForgetApp(app)
+	if a.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		a.cluster.AppChanged(ctx, app)
+		cancel()
+	}
 }
 
 // clusterPresence answers the REST API's online state from every node.
