@@ -22,6 +22,10 @@ const (
 	PushMsg      = "msg"       // Message; a new message in the user's mailbox
 	PushConvRead = "conv.read" // ConvRead; the user read a conversation on a device
 	PushError    = "error"     // code and msg; a frame that could not be decoded
+	// PushSync (no payload): pushes may have been lost (the server's nodes
+	// lost touch with each other for a while); sync the mailbox and the
+	// conversation list as after a resume.
+	PushSync = "sync"
 )
 
 // LoginRequest is the payload of OpLogin.

@@ -358,6 +358,15 @@ func (ss *session) onPush(op string, data json.RawMessage) {
 		ss.onMessage(data)
 	case protocol.PushConvRead:
 		ss.onConvRead(data)
+	case protocol.PushSync:
+		// Pushes may have been lost between the server's nodes: catch up
+		// as after a resume.
+		ss.mu.Lock()
+		conn := ss.conn
+		ss.mu.Unlock()
+		if conn != nil {
+			go ss.sync(conn, 0)
+		}
 	}
 }
 
