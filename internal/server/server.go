@@ -92,6 +92,10 @@ type RedisConfig struct {
 	// Prefix starts every key and channel (default "imkit:"); nodes of one
 	// cluster share it.
 	Prefix string
+	// Timeout bounds every Redis call (default 1s); CheckInterval is how
+	// often the node checks Redis (default 1s). See redis.Options.
+	Timeout       time.Duration
+	CheckInterval time.Duration
 }
 
 // Server is one imkit node.
@@ -156,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cl, err := redis.New(ctx, redis.Options{
 			Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB, Prefix: cfg.Redis.Prefix,
+			Timeout: cfg.Redis.Timeout, CheckInterval: cfg.Redis.CheckInterval,
 			Hub: s.Hub, Logger: log.With("part", "redis"),
 			OnAppChanged: func(app uint64) {
 				if ss := sessions.Load(); ss != nil {
@@ -232,6 +237,14 @@ func New(cfg Config) (*Server, error) {
 	if cl := s.Cluster; cl != nil {
 		s.Metrics.CounterFunc("imkit_cluster_decode_errors_total", "Messages from other nodes that could not be decoded (each is logged).", func() float64 { return float64(cl.DecodeErrors()) })
 		s.Metrics.CounterFunc("imkit_cluster_publish_errors_total", "Messages to other nodes that could not be published to Redis (each is logged).", func() float64 { return float64(cl.PublishErrors()) })
+		s.Metrics.CounterFunc("imkit_cluster_unrouted_pushes_total", "Pushes for other nodes not sent there (Redis unreachable, queue full, or no node listening); their clients are told to sync when the nodes are back in touch.", func() float64 { return float64(cl.Unrouted()) })
+		s.Metrics.CounterFunc("imkit_cluster_resyncs_total", "Times this node registered its connections in Redis again (after an outage, or a Redis that lost them) and told its clients to sync.", func() float64 { return float64(cl.Resyncs()) })
+		s.Metrics.GaugeFunc("imkit_cluster_redis_up", "1 while this node is in touch with Redis, 0 while it works alone.", func() float64 {
+			if cl.Up() {
+				return 1
+			}
+			return 0
+		})
 	}
 	s.Metrics.CounterFunc("imkit_messages_stored_total", "Messages stored since the start (C2C, each once; retries not counted).", func() float64 { return float64(s.Messages.Sent()) })
 
