@@ -9,6 +9,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/imkittest"
+	"github.com/imkit/imkit/restapi"
 	"github.com/imkit/imkit/sdk"
 )
 
@@ -114,4 +115,117 @@ func TestRedisFrozen(t *testing.T) {
 	if n := carol.countText("to carol, frozen"); n != 1 {
 		t.Errorf("carol got the message %d times, want once", n)
 	}
+}
+
+// kickedWithin waits up to d for c to be told it was kicked.
+func (c *client) kickedWithin(what string, d time.Duration) sdk.KickInfo {
+	c.t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		n := len(c.kicks)
+		c.mu.Unlock()
+		if n > 0 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.kicks[0]
+		}
+		select {
+		case <-c.wake:
+		case <-deadline.C:
+			c.t.Fatalf("%s: not kicked within %s", what, d)
+		}
+	}
+}
+
+// With Redis down, a session kicked on another node (by an admin, by an
+// account deletion, by a login under the policy) stops within 5 s: the
+// store is the truth, and each node looks there for kicks.
+func TestKicksWhileRedisDown(t *testing.T) {
+	r := imkittest.StartRedis(t)
+	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	c1 := clients(t, nodes[1], "eve", "frank", "gina")
+	eve, frank, gina := c1[0], c1[1], c1[2]
+	rest := restapi.NewClient(nodes[0].URL, imkittest.SDKAppID, imkittest.Admin, imkittest.Key)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	r.Stop()
+	if err := rest.Kick(ctx, "eve"); err != nil {
+		t.Fatal(err)
+	}
+	if k := eve.kickedWithin("eve, kicked by an admin on node 0", 5*time.Second); k.Reason != imkit.KickAdmin {
+		t.Errorf("eve's kick = %+v, want admin", k)
+	}
+	if _, err := rest.DeleteAccounts(ctx, []string{"frank"}); err != nil {
+		t.Fatal(err)
+	}
+	frank.kickedWithin("frank, deleted on node 0", 5*time.Second)
+	pc := newClient(t, nodes[0].URL, imkit.PlatformWindows) // dual-platform: natives conflict
+	pc.login("gina")
+	if k := gina.kickedWithin("gina's phone, kicked by her login on node 0", 5*time.Second); k.Reason != imkit.KickMultiDevice || k.Platform != imkit.PlatformWindows {
+		t.Errorf("gina's kick = %+v, want multi-device by Windows", k)
+	}
+	for _, c := range c1 {
+		if err := c.sendWithin("still here", "someone", promptly); imkit.ErrorCode(err) != imkit.ErrSDKNotLoggedIn {
+			t.Errorf("a kicked client's send: %v, want 6014", err)
+		}
+	}
+}
+
+// A Redis that restarts empty loses every registration: each node finds
+// out, registers its connections again and tells its clients to sync, so
+// that online state, pushes and kicks across nodes work again and a push
+// lost meanwhile is caught up, once.
+func TestRedisRestartEmpty(t *testing.T) {
+	r := imkittest.StartRedis(t)
+	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	alice := clients(t, nodes[0], "alice")[0]
+	carol := clients(t, nodes[1], "carol")[0]
+	rest := restapi.NewClient(nodes[0].URL, imkittest.SDKAppID, imkittest.Admin, imkittest.Key)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	r.Stop()
+	if err := alice.sendWithin("while Redis restarts", "carol", promptly); err != nil {
+		t.Fatalf("with Redis down, a send: %v", err)
+	}
+	r.Start()
+	carol.until("carol catches up with the push lost meanwhile", func() bool { return carol.hasText("while Redis restarts") })
+	for i, n := range nodes {
+		imkittest.Eventually(t, fmt.Sprint("node ", i, " sees both online again"), func() bool {
+			on := n.Cluster.OnlineUsers(imkittest.SDKAppID, []string{"alice", "carol"})
+			return len(on["alice"]) == 1 && len(on["carol"]) == 1
+		})
+	}
+	st, err := rest.QueryOnlineStatus(ctx, []string{"carol"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.QueryResult) != 1 || st.QueryResult[0].State != "Online" {
+		t.Errorf("query_online_status on node 0 = %+v, want carol Online", st.QueryResult)
+	}
+	if err := alice.sendWithin("after the restart", "carol", promptly); err != nil {
+		t.Fatal(err)
+	}
+	carol.until("pushes across nodes work again", func() bool { return carol.hasText("after the restart") })
+	if n := carol.countText("while Redis restarts"); n != 1 {
+		t.Errorf("carol got the message sent during the restart %d times, want once", n)
+	}
+}
+
+// A session kicked while Redis restarts empty is found in the store too.
+func TestKickDuringRedisRestart(t *testing.T) {
+	r := imkittest.StartRedis(t)
+	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	carol := clients(t, nodes[1], "carol")[0]
+	rest := restapi.NewClient(nodes[0].URL, imkittest.SDKAppID, imkittest.Admin, imkittest.Key)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r.Restart()
+	if err := rest.Kick(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	carol.kickedWithin("carol, kicked on node 0 right after the restart", 5*time.Second)
 }

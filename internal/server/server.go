@@ -66,6 +66,10 @@ type Config struct {
 	// StatsInterval is how often the peak of online instances is written
 	// (default 5s).
 	StatsInterval time.Duration
+	// KickPoll is how often a node of several looks in the store for the
+	// sessions other nodes kicked, to close this node's connections of them
+	// when Redis did not carry the kick (default 1s).
+	KickPoll time.Duration
 	// RESTRate, RESTBurst and RESTMaxBody limit the admin REST API: calls per
 	// second per app (default 1000), the burst (default RESTRate) and the
 	// largest body (default 1 MiB). See admin.Config.
@@ -145,6 +149,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StatsInterval <= 0 {
 		cfg.StatsInterval = 5 * time.Second
+	}
+	if cfg.KickPoll <= 0 {
+		cfg.KickPoll = time.Second
 	}
 	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
 	// One node delivers to its own hub; several find each other in Redis.
@@ -309,7 +316,74 @@ func (s *Server) Start() error {
 	go func() { s.serve <- s.http.Serve(s.ln) }()
 	s.bg.Add(1)
 	go s.maintain()
+	if s.Cluster != nil {
+		s.bg.Add(1)
+		go s.watchKicks()
+	}
 	return nil
+}
+
+// kickOverlap is how far back each look for kicks reaches before the
+// newest kick seen: kicks that committed late, or were stamped by a node
+// whose clock is a little behind.
+const kickOverlap = 5 * time.Second
+
+// watchKicks looks in the store every KickPoll for sessions kicked by any
+// node and kicks this node's connections of them. Redis carries kicks at
+// once; the store is the truth when Redis could not (unreachable,
+// restarted, or the connection not registered yet), so that a kicked or
+// deleted session stops acting within about KickPoll.
+func (s *Server) watchKicks() {
+	defer s.bg.Done()
+	t := time.NewTicker(s.cfg.KickPoll)
+	defer t.Stop()
+	newest := s.cfg.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			newest = s.pollKicks(newest)
+		}
+	}
+}
+
+// pollKicks kicks this node's connections of the sessions kicked since
+// newest (less kickOverlap), and returns the newest kick seen.
+func (s *Server) pollKicks(newest time.Time) time.Time {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	const page = 1000
+	since := newest.Add(-kickOverlap)
+	for {
+		ks, err := s.Store.KickedSince(ctx, since, page)
+		if err != nil {
+			s.log.Error("look for kicks in the store", "err", err)
+			return newest
+		}
+		var local []store.Session
+		for _, k := range ks {
+			if k.EndedAt.After(newest) {
+				newest = k.EndedAt
+			}
+			for _, c := range s.Hub.Conns(k.App, k.UserID) {
+				if c.Session().ID == k.ID {
+					local = append(local, k)
+					break
+				}
+			}
+		}
+		if len(local) > 0 {
+			for _, k := range local {
+				s.log.Warn("kick found in the store, not carried by Redis", "user", k.UserID, "session", k.ID, "reason", k.Kick.Reason.String())
+			}
+			s.Hub.Kicked(ctx, local)
+		}
+		if len(ks) < page || !ks[len(ks)-1].EndedAt.After(since) {
+			return newest
+		}
+		since = ks[len(ks)-1].EndedAt
+	}
 }
 
 // maintain records the peaks of online instances and purges old sessions,
