@@ -215,6 +215,20 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	return c, nil
 }
 
+// Ping checks that Redis answers, within the call deadline, and that this
+// node is in touch with it (not working alone since a failed call).
+func (c *Cluster) Ping(parent context.Context) error {
+	ctx, cancel := c.bound(parent)
+	defer cancel()
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if c.down.Load() {
+		return errors.New("redis answers again; this node has not registered its connections again yet")
+	}
+	return nil
+}
+
 // Node returns this node's ID.
 func (c *Cluster) Node() string { return c.node }
 

@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,7 +259,9 @@ func New(cfg Config) (*Server, error) {
 
 	s.mux = http.NewServeMux()
 	s.mux.Handle(protocol.Path, s.Gateway)
-	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.HandleFunc("/livez", s.livez)
+	s.mux.HandleFunc("/readyz", s.readyz)
+	s.mux.HandleFunc("/healthz", s.readyz) // the name before /livez and /readyz
 	s.mux.Handle("/v4/", s.Admin)
 	s.mux.Handle("/metrics", s.Metrics.Handler())
 	s.http = &http.Server{
@@ -512,12 +516,37 @@ func (s *Server) onDisconnect(sess store.Session, clientIP, reason string) {
 	s.Webhook.Notify(e)
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+// livez answers while the process serves HTTP: restart it when it does not.
+func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintln(w, "ok")
+}
+
+// readyz answers 200 when the node can serve: its store answers and, with
+// several nodes, Redis does; else 503. The body says which.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	var b strings.Builder
+	ready := true
 	if _, err := s.Store.Apps(ctx); err != nil {
-		http.Error(w, "store: unavailable", http.StatusServiceUnavailable)
-		return
+		s.log.Warn("readiness: store unreachable", "err", err)
+		b.WriteString("store: unreachable\n")
+		ready = false
+	} else {
+		b.WriteString("store: ok\n")
 	}
-	fmt.Fprintln(w, "ok")
+	if s.Cluster != nil {
+		if err := s.Cluster.Ping(ctx); err != nil {
+			s.log.Warn("readiness: redis unreachable", "err", err)
+			b.WriteString("redis: unreachable (this node serves its own connections only)\n")
+			ready = false
+		} else {
+			b.WriteString("redis: ok\n")
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	io.WriteString(w, b.String())
 }
