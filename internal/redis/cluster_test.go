@@ -33,6 +33,16 @@ func newClient(t *testing.T, url string, p imkit.Platform) *client {
 // newClientBeat is newClient with the SDK's heartbeat set (0: the server's).
 func newClientBeat(t *testing.T, url string, p imkit.Platform, beat time.Duration) *client {
 	t.Helper()
+	return newClientWith(t, sdk.Config{
+		ServerURL: url, Platform: p, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond,
+		Heartbeat: beat,
+	})
+}
+
+// newClientWith is newClient with the SDK configured by cfg (its Listener
+// is the client's).
+func newClientWith(t *testing.T, cfg sdk.Config) *client {
+	t.Helper()
 	c := &client{t: t, wake: make(chan struct{}, 1), convs: make(map[string]sdk.Conversation)}
 	note := func(f func()) {
 		c.mu.Lock()
@@ -43,22 +53,19 @@ func newClientBeat(t *testing.T, url string, p imkit.Platform, beat time.Duratio
 		default:
 		}
 	}
-	s, err := sdk.New(imkittest.SDKAppID, sdk.Config{
-		ServerURL: url, Platform: p, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond,
-		Heartbeat: beat,
-		Listener: sdk.Listener{
-			OnKickedOffline:    func(k sdk.KickInfo) { note(func() { c.kicks = append(c.kicks, k) }) },
-			OnRecvNewMessage:   func(m *sdk.Message) { note(func() { c.msgs = append(c.msgs, m) }) },
-			OnSyncServerFinish: func() { note(func() { c.synced++ }) },
-			OnConversationChanged: func(cs []*sdk.Conversation) {
-				note(func() {
-					for _, cv := range cs {
-						c.convs[cv.Peer] = *cv
-					}
-				})
-			},
+	cfg.Listener = sdk.Listener{
+		OnKickedOffline:    func(k sdk.KickInfo) { note(func() { c.kicks = append(c.kicks, k) }) },
+		OnRecvNewMessage:   func(m *sdk.Message) { note(func() { c.msgs = append(c.msgs, m) }) },
+		OnSyncServerFinish: func() { note(func() { c.synced++ }) },
+		OnConversationChanged: func(cs []*sdk.Conversation) {
+			note(func() {
+				for _, cv := range cs {
+					c.convs[cv.Peer] = *cv
+				}
+			})
 		},
-	})
+	}
+	s, err := sdk.New(imkittest.SDKAppID, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,3 +229,35 @@ func TestKickDuringRedisRestart(t *testing.T) {
 	}
 	carol.kickedWithin("carol, kicked on node 0 right after the restart", 5*time.Second)
 }
+
+// A node that shuts down (SIGTERM) closes its connections with 4000; an
+// SDK given several servers moves to the next at once (its backoff here
+// is a minute) and resumes its session there, still LOGINED, and
+// messages acknowledged before and sent after reach it once.
+func TestDrainMovesClients(t *testing.T) {
+	nodes := imkittest.RunCluster(t, 2)
+	bob := clients(t, nodes[1], "bob")[0]
+	alice := newClientWith(t, sdk.Config{
+		ServerURL: nodes[0].URL, ServerURLs: []string{nodes[1].URL}, Platform: imkit.PlatformAndroid,
+		ReconnectMin: time.Minute, ReconnectMax: time.Minute,
+	})
+	alice.login("alice")
+	alice.until("first sync", func() bool { return alice.synced > 0 })
+	if err := bob.sendWithin("before", "alice", promptly); err != nil {
+		t.Fatal(err)
+	}
+	alice.until("alice gets it on node 0", func() bool { return alice.hasText("before") })
+
+	nodes[0].Stop()
+	imkittest.Eventually(t, "alice resumes on node 1", func() bool { return nodes[1].Hub.Count() == 2 && alice.Connected() })
+	if alice.LoginStatus() != imkit.LoginStatusLogined {
+		t.Fatalf("alice's status = %v, want LOGINED throughout", alice.LoginStatus())
+	}
+	if err := bob.sendWithin("after", "alice", promptly); err != nil {
+		t.Fatal(err)
+	}
+	alice.until("alice gets it on node 1", func() bool { return alice.hasText("after") })
+	if n := alice.countText("before"); n != 1 {
+		t.Errorf("alice has the first message %d times, want once", n)
+	}
+}
