@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	_ "modernc.org/sqlite" // the local cache is SQLite, pure Go
 
@@ -26,6 +27,11 @@ import (
 type cache struct {
 	user string
 	db   *sql.DB
+	// mu serialises the use of conn: pushes, syncs and calls use the cache
+	// from several goroutines, and one connection holds one transaction
+	// at a time (SQLite: "cannot start a transaction within a
+	// transaction"; a statement run meanwhile would join the other's).
+	mu   sync.Mutex
 	conn *sql.Conn // the one connection: an in-memory database lives with it
 
 	insertMsg, upsertConv, getConv, listConvs, setRead, getMeta, setMeta, nextSeqs *sql.Stmt
@@ -140,6 +146,8 @@ func (c *cache) init(ctx context.Context) error {
 }
 
 func (c *cache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.conn.Close()
 	c.db.Close()
 }
@@ -150,6 +158,12 @@ func cacheErr(err error) error {
 
 // syncedSeq returns the mailbox seq up to which every message is cached.
 func (c *cache) syncedSeq(ctx context.Context) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.syncedSeqLocked(ctx)
+}
+
+func (c *cache) syncedSeqLocked(ctx context.Context) (uint64, error) {
 	var v int64
 	err := c.getMeta.QueryRowContext(ctx, "synced_seq").Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -163,6 +177,12 @@ func (c *cache) syncedSeq(ctx context.Context) (uint64, error) {
 
 // setSyncedSeq raises the synced seq to seq.
 func (c *cache) setSyncedSeq(ctx context.Context, seq uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setSyncedSeqLocked(ctx, seq)
+}
+
+func (c *cache) setSyncedSeqLocked(ctx context.Context, seq uint64) error {
 	if _, err := c.setMeta.ExecContext(ctx, "synced_seq", int64(seq)); err != nil {
 		return cacheErr(err)
 	}
@@ -172,7 +192,9 @@ func (c *cache) setSyncedSeq(ctx context.Context, seq uint64) error {
 // advance raises the synced seq over the messages cached right after it,
 // and returns it.
 func (c *cache) advance(ctx context.Context) (uint64, error) {
-	synced, err := c.syncedSeq(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	synced, err := c.syncedSeqLocked(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -194,7 +216,7 @@ func (c *cache) advance(ctx context.Context) (uint64, error) {
 	}
 	rows.Close()
 	if next != synced {
-		if err := c.setSyncedSeq(ctx, next); err != nil {
+		if err := c.setSyncedSeqLocked(ctx, next); err != nil {
 			return 0, err
 		}
 	}
@@ -213,6 +235,8 @@ func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew 
 	if err != nil {
 		return nil, false, cacheErr(err)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, cacheErr(err)
@@ -236,7 +260,7 @@ func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew 
 	if err := tx.Commit(); err != nil {
 		return nil, false, cacheErr(err)
 	}
-	conv, err = c.conversation(ctx, peer)
+	conv, err = c.conversationLocked(ctx, peer)
 	return conv, true, err
 }
 
@@ -244,6 +268,8 @@ func (c *cache) add(ctx context.Context, m *Message) (conv *Conversation, isNew 
 // state, unread count and last message. Messages themselves enter only
 // through add.
 func (c *cache) putConversations(ctx context.Context, convs []*Conversation) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	tx, err := c.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return cacheErr(err)
@@ -277,13 +303,15 @@ func (c *cache) putConversations(ctx context.Context, convs []*Conversation) err
 
 // markRead records that the conversation with peer is read up to readSeq.
 func (c *cache) markRead(ctx context.Context, peer string, readSeq uint64, unread int) (*Conversation, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, err := c.setRead.ExecContext(ctx, int64(readSeq), unread, peer); err != nil {
 		return nil, cacheErr(err)
 	}
-	return c.conversation(ctx, peer)
+	return c.conversationLocked(ctx, peer)
 }
 
-func (c *cache) conversation(ctx context.Context, peer string) (*Conversation, error) {
+func (c *cache) conversationLocked(ctx context.Context, peer string) (*Conversation, error) {
 	rows, err := c.getConv.QueryContext(ctx, peer)
 	if err != nil {
 		return nil, cacheErr(err)
@@ -297,6 +325,8 @@ func (c *cache) conversation(ctx context.Context, peer string) (*Conversation, e
 
 // conversations returns count conversations from offset, newest first.
 func (c *cache) conversations(ctx context.Context, offset, count int) ([]*Conversation, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	rows, err := c.listConvs.QueryContext(ctx, count, offset)
 	if err != nil {
 		return nil, cacheErr(err)
