@@ -269,9 +269,25 @@ func (c *Cluster) failed(parent context.Context, what string, err error) {
 	if parent.Err() != nil {
 		return
 	}
+	if re, ok := errors.AsType[goredis.Error](err); ok && !isUnavailable(re) {
+		// Redis answered: a refusal (a bug of ours, or a misconfigured
+		// server) is logged by the caller; the node stays in touch.
+		return
+	}
 	if c.down.CompareAndSwap(false, true) {
 		c.log.Error("redis unreachable: this node serves its own connections alone until it answers", "during", what, "err", err)
 	}
+}
+
+// isUnavailable reports whether an error reply of Redis means it cannot
+// serve now.
+func isUnavailable(err goredis.Error) bool {
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"} {
+		if strings.HasPrefix(err.Error(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // watch checks Redis every CheckInterval until ctx ends.
