@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +19,9 @@ import (
 // name) says 503 while the store or Redis cannot be reached, and 200 again
 // when they are back.
 func TestReadiness(t *testing.T) {
-	dsn, err := url.Parse(imkittest.PostgresDSN(t))
-	if err != nil || dsn.Host == "" {
-		t.Skipf("the PostgreSQL DSN is not a URL with a host: %v", err)
-	}
-	db := imkittest.NewProxy(t, dsn.Host)
-	dsn.Host = db.Addr()
+	dsn, db := imkittest.PostgresBehindProxy(t)
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn.String(), postgres.Options{MaxConns: 4})
+	st, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
