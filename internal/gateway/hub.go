@@ -265,11 +265,14 @@ type Registration struct {
 	Conn    uint64 // the connection's ID, unique on this node
 }
 
-// Registered returns every logged-in connection of this node.
+// Registered returns every connection of this node with a session: the
+// logged-in ones and those whose login or resume is being decided (they
+// joined the hub before the store decided, and may have skipped their
+// registration while Redis was unreachable).
 func (h *Hub) Registered() []Registration {
 	var out []Registration
 	for _, c := range h.all() {
-		if sess, ok := c.readySession(); ok {
+		if sess := c.Session(); sess.ID != "" {
 			out = append(out, Registration{Session: sess, Conn: c.id})
 		}
 	}
