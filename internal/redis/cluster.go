@@ -45,7 +45,8 @@ type Options struct {
 	// Hub is this node's hub; pushes and kicks for its connections go there.
 	Hub *gateway.Hub
 	// NodeTTL is how long a node counts as alive after its last heartbeat
-	// (default 30s).
+	// (default 10s; it beats every CheckInterval): a dead node's connections
+	// stop counting as online after it.
 	NodeTTL time.Duration
 	// Timeout bounds every Redis call (default 1s; Redis answers in well
 	// under a millisecond). A call that fails or runs out of time makes
