@@ -150,3 +150,58 @@ func BenchmarkCrossNode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSendWhileRedisFrozen measures a send's latency (SendMessage
+// called to its acknowledgement) between two users on one node of two,
+// with Redis answering and with Redis frozen (SIGSTOP). The first send
+// after the freeze is reported apart ("first-ms"): its acknowledgement
+// waits on nothing of Redis either.
+func BenchmarkSendWhileRedisFrozen(b *testing.B) {
+	for _, frozen := range []bool{false, true} {
+		name := "redis-up"
+		if frozen {
+			name = "redis-frozen"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := imkittest.StartRedis(b)
+			nodes := imkittest.RunCluster(b, 2, r.WithRedis(), imkittest.NoRequestLimit())
+			ctx := context.Background()
+			mk := func(user string) *sdk.SDK {
+				s, err := sdk.New(imkittest.SDKAppID, sdk.Config{ServerURL: nodes[0].URL, Platform: imkit.PlatformAndroid})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { s.UnInit() })
+				if err := s.Login(ctx, user, imkittest.SignFor(b, user, time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+				return s
+			}
+			send, _ := mk("sender"), mk("receiver")
+			first := time.Duration(0)
+			if frozen {
+				r.Freeze()
+				b.Cleanup(r.Thaw)
+				start := time.Now()
+				if _, err := send.SendMessage(ctx, sdk.NewTextMessage("first"), "receiver"); err != nil {
+					b.Fatal(err)
+				}
+				first = time.Since(start)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				start := time.Now()
+				if _, err := send.SendMessage(ctx, sdk.NewTextMessage(fmt.Sprint("m", i)), "receiver"); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			percentiles(b, lat)
+			if frozen {
+				b.ReportMetric(float64(first)/float64(time.Millisecond), "first-ms")
+			}
+		})
+	}
+}
