@@ -9,14 +9,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/imkit/imkit/internal/server"
 )
 
 // RedisServer is a redis-server of the test's own, on a free loopback
 // port, without persistence, for tests that freeze, stop or restart it
 // (never do that to the shared one of RedisAddr). It is killed when the
-// test ends.
+// test ends. RunClusterOn(t, n, PostgresDSN(t), r.Addr()) starts nodes on
+// it.
 type RedisServer struct {
 	t    testing.TB
 	bin  string
@@ -44,12 +43,6 @@ func StartRedis(t testing.TB) *RedisServer {
 
 // Addr returns the server's host:port.
 func (r *RedisServer) Addr() string { return r.addr }
-
-// WithRedis points the nodes of RunCluster at r instead of the shared
-// Redis.
-func (r *RedisServer) WithRedis() Option {
-	return WithConfig(func(c *server.Config) { c.Redis.Addr = r.addr })
-}
 
 // Start starts the server, empty, and waits until it answers PING.
 func (r *RedisServer) Start() {

@@ -63,7 +63,7 @@ func BenchmarkCrossNode(b *testing.B) {
 	for _, n := range []int{2, 5} {
 		b.Run(fmt.Sprint(n, "nodes/message"), func(b *testing.B) {
 			r := imkittest.StartRedis(b)
-			nodes := imkittest.RunCluster(b, n, r.WithRedis(), imkittest.NoRequestLimit())
+			nodes := imkittest.RunClusterOn(b, n, imkittest.PostgresDSN(b), r.Addr(), imkittest.NoRequestLimit())
 			got := make(chan time.Time, 1)
 			recv, err := sdk.New(imkittest.SDKAppID, sdk.Config{
 				ServerURL: nodes[n-1].URL, Platform: imkit.PlatformAndroid,
@@ -108,7 +108,7 @@ func BenchmarkCrossNode(b *testing.B) {
 		})
 		b.Run(fmt.Sprint(n, "nodes/kick"), func(b *testing.B) {
 			r := imkittest.StartRedis(b)
-			nodes := imkittest.RunCluster(b, n, r.WithRedis(), imkittest.NoRequestLimit())
+			nodes := imkittest.RunClusterOn(b, n, imkittest.PostgresDSN(b), r.Addr(), imkittest.NoRequestLimit())
 			kicked := make(chan time.Time, 1)
 			mk := func(url string, p imkit.Platform) *sdk.SDK {
 				s, err := sdk.New(imkittest.SDKAppID, sdk.Config{
@@ -164,7 +164,7 @@ func BenchmarkSendWhileRedisFrozen(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			r := imkittest.StartRedis(b)
-			nodes := imkittest.RunCluster(b, 2, r.WithRedis(), imkittest.NoRequestLimit())
+			nodes := imkittest.RunClusterOn(b, 2, imkittest.PostgresDSN(b), r.Addr(), imkittest.NoRequestLimit())
 			ctx := context.Background()
 			mk := func(user string) *sdk.SDK {
 				s, err := sdk.New(imkittest.SDKAppID, sdk.Config{ServerURL: nodes[0].URL, Platform: imkit.PlatformAndroid})

@@ -71,7 +71,7 @@ func clients(t *testing.T, node *imkittest.Server, users ...string) []*client {
 // up (a sync hint), nothing doubled.
 func TestRedisFrozen(t *testing.T) {
 	r := imkittest.StartRedis(t)
-	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	nodes := imkittest.RunClusterOn(t, 2, imkittest.PostgresDSN(t), r.Addr())
 	c0 := clients(t, nodes[0], "alice", "bob")
 	alice, bob := c0[0], c0[1]
 	carol := clients(t, nodes[1], "carol")[0]
@@ -144,7 +144,7 @@ func (c *client) kickedWithin(what string, d time.Duration) sdk.KickInfo {
 // store is the truth, and each node looks there for kicks.
 func TestKicksWhileRedisDown(t *testing.T) {
 	r := imkittest.StartRedis(t)
-	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	nodes := imkittest.RunClusterOn(t, 2, imkittest.PostgresDSN(t), r.Addr())
 	c1 := clients(t, nodes[1], "eve", "frank", "gina")
 	eve, frank, gina := c1[0], c1[1], c1[2]
 	rest := restapi.NewClient(nodes[0].URL, imkittest.SDKAppID, imkittest.Admin, imkittest.Key)
@@ -180,7 +180,7 @@ func TestKicksWhileRedisDown(t *testing.T) {
 // lost meanwhile is caught up, once.
 func TestRedisRestartEmpty(t *testing.T) {
 	r := imkittest.StartRedis(t)
-	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	nodes := imkittest.RunClusterOn(t, 2, imkittest.PostgresDSN(t), r.Addr())
 	alice := clients(t, nodes[0], "alice")[0]
 	carol := clients(t, nodes[1], "carol")[0]
 	rest := restapi.NewClient(nodes[0].URL, imkittest.SDKAppID, imkittest.Admin, imkittest.Key)
@@ -218,7 +218,7 @@ func TestRedisRestartEmpty(t *testing.T) {
 // A session kicked while Redis restarts empty is found in the store too.
 func TestKickDuringRedisRestart(t *testing.T) {
 	r := imkittest.StartRedis(t)
-	nodes := imkittest.RunCluster(t, 2, r.WithRedis())
+	nodes := imkittest.RunClusterOn(t, 2, imkittest.PostgresDSN(t), r.Addr())
 	carol := clients(t, nodes[1], "carol")[0]
 	rest := restapi.NewClient(nodes[0].URL, imkittest.SDKAppID, imkittest.Admin, imkittest.Key)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
