@@ -123,8 +123,17 @@ func ParsePlatform(s string) (Platform, error) {
 // MarshalText implements encoding.TextMarshaler with Tencent's names.
 func (p Platform) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler; see ParsePlatform.
+// UnmarshalText implements encoding.TextUnmarshaler: it reads back every
+// text MarshalText writes, "Unknown" (PlatformUnknown) included, and
+// otherwise what ParsePlatform accepts. Whoever needs a known platform
+// checks Valid: ParsePlatform, for names typed by people, refuses
+// "Unknown", but a kick by an admin carries PlatformUnknown between nodes
+// and must come back as it went.
 func (p *Platform) UnmarshalText(b []byte) error {
+	if strings.EqualFold(string(b), platformNames[PlatformUnknown]) {
+		*p = PlatformUnknown
+		return nil
+	}
 	v, err := ParsePlatform(string(b))
 	if err != nil {
 		return err

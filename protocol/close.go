@@ -7,7 +7,9 @@ const (
 	CloseNormal = 1000 // standard: normal closure
 
 	CloseReconnectMin = 4000
-	// CloseServerShutdown: the server is shutting down or restarting.
+	// CloseServerShutdown: the server is shutting down or restarting
+	// (SIGTERM); clients reconnect at once, to another node if they know
+	// one, and resume.
 	CloseServerShutdown = 4000
 	// CloseSlowConsumer: the client did not read its frames fast enough; it
 	// resyncs after reconnecting.

@@ -24,6 +24,10 @@ const (
 	PushConvRead = "conv.read" // ConvRead; the user read a conversation on a device
 	PushConvDel  = "conv.del"  // ConvDel; the user deleted a conversation on a device
 	PushError    = "error"     // code and msg; a frame that could not be decoded
+	// PushSync (no payload): pushes may have been lost (the server's nodes
+	// lost touch with each other for a while); sync the mailbox and the
+	// conversation list as after a resume.
+	PushSync = "sync"
 )
 
 // LoginRequest is the payload of OpLogin.

@@ -24,6 +24,7 @@ var errDisconnected = imkit.Errorf(imkit.ErrNetDisconnected, "the connection to 
 // replies to their requests and pushes to onPush, and a heartbeat.
 type conn struct {
 	ws       *websocket.Conn
+	server   int32 // the index of its server in SDK.urls
 	onPush   func(op string, data json.RawMessage)
 	lastRecv atomic.Int64 // Unix nanoseconds of the last frame received
 	nextID   atomic.Uint64

@@ -506,3 +506,17 @@ func TestResumeOfEndedSession(t *testing.T) {
 		t.Fatalf("events %v: want one connectFailed(6014), no kick or expiry", phone.history())
 	}
 }
+
+// With several servers, Login moves past one that cannot be reached, and
+// a bad URL among them is refused at New.
+func TestLoginMovesPastDeadServer(t *testing.T) {
+	srv := imkittest.RunServer(t)
+	dead := "ws://" + imkittest.FreeAddr(t)
+	c := newClient(t, dead, imkit.PlatformAndroid, func(cfg *sdk.Config) { cfg.ServerURLs = []string{srv.URL} })
+	c.login(srv, "alice")
+	if c.LoginStatus() != imkit.LoginStatusLogined {
+		t.Fatalf("status = %v, want LOGINED", c.LoginStatus())
+	}
+	_, err := sdk.New(imkittest.SDKAppID, sdk.Config{ServerURL: srv.URL, ServerURLs: []string{"ftp://x"}, Platform: imkit.PlatformWeb})
+	wantErrCode(t, "New with a bad ServerURLs entry", err, imkit.ErrInvalidParameters)
+}

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,6 +38,11 @@ type Config struct {
 	// ServerURL is the imkit server: "ws://host:port" or "wss://host:port"
 	// (http and https are accepted too); the path defaults to /ws.
 	ServerURL string
+	// ServerURLs are more servers of the same cluster (nodes sharing one
+	// database), tried in turn after ServerURL: the SDK moves on to the
+	// next when it cannot connect to one, or when one shuts down (close
+	// 4000), and resumes the same session there.
+	ServerURLs []string
 	// Platform is the platform this instance runs on; the server's login
 	// policy groups instances by it.
 	Platform imkit.Platform
@@ -120,7 +126,8 @@ type KickInfo struct {
 type SDK struct {
 	appID  uint64
 	cfg    Config
-	url    string
+	urls   []string     // ServerURL, then ServerURLs, as WebSocket URLs
+	cur    atomic.Int32 // the index in urls of the server in use
 	dialer *websocket.Dialer
 	log    *slog.Logger
 	ev     *events
@@ -148,9 +155,13 @@ func New(sdkAppID uint64, cfg Config) (*SDK, error) {
 	if !cfg.Platform.Valid() {
 		return nil, imkit.Errorf(imkit.ErrInvalidParameters, "unknown platform %d: set Config.Platform", cfg.Platform)
 	}
-	u, err := wsURL(cfg.ServerURL)
-	if err != nil {
-		return nil, err
+	var urls []string
+	for _, su := range append([]string{cfg.ServerURL}, cfg.ServerURLs...) {
+		u, err := wsURL(su)
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, u)
 	}
 	if cfg.InstanceID == "" {
 		var b [12]byte
@@ -172,7 +183,7 @@ func New(sdkAppID uint64, cfg Config) (*SDK, error) {
 	s := &SDK{
 		appID: sdkAppID,
 		cfg:   cfg,
-		url:   u,
+		urls:  urls,
 		dialer: &websocket.Dialer{
 			HandshakeTimeout: 10 * time.Second,
 			ReadBufferSize:   4096,
@@ -187,6 +198,20 @@ func New(sdkAppID uint64, cfg Config) (*SDK, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s, nil
+}
+
+// server returns the URL of the server in use and its index.
+func (s *SDK) server() (string, int32) {
+	i := s.cur.Load()
+	return s.urls[i], i
+}
+
+// nextServer moves on from server i (which failed or shut down) to the
+// next, unless someone moved on already.
+func (s *SDK) nextServer(i int32) {
+	if s.cur.CompareAndSwap(i, (i+1)%int32(len(s.urls))) && len(s.urls) > 1 {
+		s.log.Info("moving to the next server", "from", s.urls[i], "to", s.urls[(i+1)%int32(len(s.urls))])
+	}
 }
 
 // wsURL turns the configured server URL into the WebSocket endpoint's.

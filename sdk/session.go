@@ -64,10 +64,19 @@ func (ss *session) connect(ctx context.Context, sessionID string) (*conn, *proto
 
 func (ss *session) dialLogin(ctx context.Context, sessionID string) (*conn, *protocol.LoginReply, error) {
 	s := ss.sdk
-	c, err := dial(ctx, s.dialer, s.url, ss.onPush)
+	// Each server once, from the one in use, until one answers.
+	url, i := s.server()
+	c, err := dial(ctx, s.dialer, url, ss.onPush)
+	for tries := 1; err != nil && tries < len(s.urls) && ctx.Err() == nil; tries++ {
+		s.nextServer(i)
+		url, i = s.server()
+		c, err = dial(ctx, s.dialer, url, ss.onPush)
+	}
 	if err != nil {
+		s.nextServer(i)
 		return nil, nil, err
 	}
+	c.server = i
 	ss.mu.Lock()
 	req := protocol.LoginRequest{
 		SDKAppID:   s.appID,
@@ -188,19 +197,30 @@ func (ss *session) run(c *conn) {
 				"the server closed the connection: "+protocol.CloseText(code))
 			return
 		}
-		if c = ss.reconnect(); c == nil {
+		// A server that shuts down (or is drained) asks its clients to
+		// move: to the next server, at once.
+		now := code == protocol.CloseServerShutdown
+		if now {
+			ss.sdk.nextServer(c.server)
+		}
+		if c = ss.reconnect(now); c == nil {
 			return
 		}
 	}
 }
 
 // reconnect tries to resume the session, with capped, full-jitter
-// exponential backoff, until it succeeds (it returns the new connection),
-// the server refuses for good, or the session ends (it returns nil).
-func (ss *session) reconnect() *conn {
+// exponential backoff (the first try at once when now is set), until it
+// succeeds (it returns the new connection), the server refuses for good,
+// or the session ends (it returns nil).
+func (ss *session) reconnect(now bool) *conn {
 	cfg := &ss.sdk.cfg
 	for try := 0; ; try++ {
-		t := time.NewTimer(backoff(cfg.ReconnectMin, cfg.ReconnectMax, try))
+		wait := backoff(cfg.ReconnectMin, cfg.ReconnectMax, try)
+		if now && try == 0 {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ss.ctx.Done():
@@ -366,6 +386,15 @@ func (ss *session) onPush(op string, data json.RawMessage) {
 		var d protocol.ConvDel
 		if protocol.DecodeData(data, &d) == nil {
 			ss.applyDel(ss.ctx, d.Peer)
+		}
+	case protocol.PushSync:
+		// Pushes may have been lost between the server's nodes: catch up
+		// as after a resume.
+		ss.mu.Lock()
+		conn := ss.conn
+		ss.mu.Unlock()
+		if conn != nil {
+			go ss.sync(conn, 0)
 		}
 	}
 }

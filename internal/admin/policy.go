@@ -55,8 +55,9 @@ func (a *API) loadApp(ctx context.Context, id uint64) (store.App, error) {
 }
 
 // updateApp changes an app's settings with f and makes the change apply to
-// the next logins on this node at once (other nodes: within the app cache's
-// lifetime, one second by default).
+// the next logins at once: Sessions.ForgetApp tells every node when the
+// server runs several (without Redis, the others apply it within their app
+// cache's lifetime, one second by default).
 func (a *API) updateApp(ctx context.Context, id uint64, f func(*store.App) error) (store.App, error) {
 	a.appMu.Lock()
 	defer a.appMu.Unlock()

@@ -257,3 +257,42 @@ func (c *Conn) kick(k store.Kick) {
 func KickPayload(k store.Kick) protocol.Kick {
 	return protocol.Kick{Reason: k.Reason, Platform: k.Platform, Time: k.At.UnixMilli()}
 }
+
+// Registration is a logged-in connection of this node, as package redis
+// registers it for the other nodes.
+type Registration struct {
+	Session store.Session
+	Conn    uint64 // the connection's ID, unique on this node
+}
+
+// Registered returns every connection of this node with a session: the
+// logged-in ones and those whose login or resume is being decided (they
+// joined the hub before the store decided, and may have skipped their
+// registration while Redis was unreachable).
+func (h *Hub) Registered() []Registration {
+	var out []Registration
+	for _, c := range h.all() {
+		if sess := c.Session(); sess.ID != "" {
+			out = append(out, Registration{Session: sess, Conn: c.id})
+		}
+	}
+	return out
+}
+
+// HintSync pushes PushSync to every logged-in connection of this node: each
+// client catches up with what it may have missed (after the nodes lost
+// touch, pushes from other nodes may not have reached it). It returns how
+// many it told.
+func (h *Hub) HintSync() int {
+	frame, err := protocol.AppendPush(nil, protocol.PushSync, nil)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range h.all() {
+		if c.deliver(frame, "") {
+			n++
+		}
+	}
+	return n
+}

@@ -20,8 +20,13 @@ import (
 // IMKIT_REQUIRE_SERVICES=1.
 func RunCluster(t testing.TB, n int, opts ...Option) []*Server {
 	t.Helper()
-	dsn := PostgresDSN(t)
-	addr := RedisAddr(t)
+	return RunClusterOn(t, n, PostgresDSN(t), RedisAddr(t), opts...)
+}
+
+// RunClusterOn is RunCluster on the PostgreSQL database of dsn (made by
+// PostgresDSN, perhaps through a Proxy) and the Redis server at addr.
+func RunClusterOn(t testing.TB, n int, dsn, addr string, opts ...Option) []*Server {
+	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
 	prefix := "imkittest:" + hex.EncodeToString(b[:]) + ":"

@@ -166,3 +166,18 @@ func serviceEnv(name, def string) string {
 	}
 	return def
 }
+
+// PostgresBehindProxy returns a DSN of a new schema, as PostgresDSN does,
+// that reaches PostgreSQL through a Proxy of its own, and the proxy: a test
+// cuts it off (Offline, Reset) to see the server lose its database, as in a
+// PostgreSQL restart. It skips the test when the DSN is not a URL.
+func PostgresBehindProxy(t testing.TB) (string, *Proxy) {
+	t.Helper()
+	u, err := url.Parse(PostgresDSN(t))
+	if err != nil || u.Host == "" {
+		t.Skipf("the PostgreSQL DSN is not a URL with a host: %v", err)
+	}
+	p := NewProxy(t, u.Host)
+	u.Host = p.Addr()
+	return u.String(), p
+}

@@ -39,6 +39,8 @@ type Store interface {
 
 // Router delivers an encoded push frame to a user's live connections,
 // wherever they are, except the connection of session except (empty: none).
+// Deliver must not wait on the network: with several nodes it queues what
+// goes to the other nodes (package redis), so that no send waits on Redis.
 type Router interface {
 	Deliver(ctx context.Context, app uint64, user string, frame []byte, except string)
 }
@@ -172,8 +174,8 @@ func (s *Service) submit(app uint64, from, session string, req *protocol.SendReq
 	}
 	if req.OnlineOnly {
 		// Nothing to store: push at once, seq 0, and answer. On the
-		// caller's goroutine (a connection's read loop): bounded, since
-		// with several nodes a push asks Redis where the users are.
+		// caller's goroutine (a connection's read loop); the Router
+		// queues what goes to other nodes.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.push(ctx, app, p)
 		cancel()
@@ -343,20 +345,29 @@ type committed struct {
 }
 
 // deliverLoop acknowledges committed messages to their senders and pushes
-// them to their receivers, batch after batch, in commit order.
+// them to their receivers, batch after batch, in commit order: the whole
+// batch's acknowledgements first, so that none waits on a push.
 func (s *Service) deliverLoop() {
 	defer close(s.deliverDone)
 	for c := range s.delivered {
-		ctx := context.Background()
 		for _, p := range c.batch {
 			if c.err == nil && !p.msg.Dup {
 				s.sent.Add(1)
-				s.push(ctx, c.app, p)
 			}
 			if p.done != nil {
 				p.done(&p.msg, c.err)
 			}
 		}
+		if c.err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for _, p := range c.batch {
+			if !p.msg.Dup {
+				s.push(ctx, c.app, p)
+			}
+		}
+		cancel()
 	}
 }
 

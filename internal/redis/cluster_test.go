@@ -21,6 +21,7 @@ type client struct {
 	kicks  []sdk.KickInfo
 	msgs   []*sdk.Message
 	synced int
+	convs  map[string]sdk.Conversation // the latest of each, by peer
 	wake   chan struct{}
 }
 
@@ -32,7 +33,17 @@ func newClient(t *testing.T, url string, p imkit.Platform) *client {
 // newClientBeat is newClient with the SDK's heartbeat set (0: the server's).
 func newClientBeat(t *testing.T, url string, p imkit.Platform, beat time.Duration) *client {
 	t.Helper()
-	c := &client{t: t, wake: make(chan struct{}, 1)}
+	return newClientWith(t, sdk.Config{
+		ServerURL: url, Platform: p, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond,
+		Heartbeat: beat,
+	})
+}
+
+// newClientWith is newClient with the SDK configured by cfg (its Listener
+// is the client's).
+func newClientWith(t *testing.T, cfg sdk.Config) *client {
+	t.Helper()
+	c := &client{t: t, wake: make(chan struct{}, 1), convs: make(map[string]sdk.Conversation)}
 	note := func(f func()) {
 		c.mu.Lock()
 		f()
@@ -42,15 +53,19 @@ func newClientBeat(t *testing.T, url string, p imkit.Platform, beat time.Duratio
 		default:
 		}
 	}
-	s, err := sdk.New(imkittest.SDKAppID, sdk.Config{
-		ServerURL: url, Platform: p, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond,
-		Heartbeat: beat,
-		Listener: sdk.Listener{
-			OnKickedOffline:    func(k sdk.KickInfo) { note(func() { c.kicks = append(c.kicks, k) }) },
-			OnRecvNewMessage:   func(m *sdk.Message) { note(func() { c.msgs = append(c.msgs, m) }) },
-			OnSyncServerFinish: func() { note(func() { c.synced++ }) },
+	cfg.Listener = sdk.Listener{
+		OnKickedOffline:    func(k sdk.KickInfo) { note(func() { c.kicks = append(c.kicks, k) }) },
+		OnRecvNewMessage:   func(m *sdk.Message) { note(func() { c.msgs = append(c.msgs, m) }) },
+		OnSyncServerFinish: func() { note(func() { c.synced++ }) },
+		OnConversationChanged: func(cs []*sdk.Conversation) {
+			note(func() {
+				for _, cv := range cs {
+					c.convs[cv.Peer] = *cv
+				}
+			})
 		},
-	})
+	}
+	s, err := sdk.New(imkittest.SDKAppID, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imkit/imkit"
@@ -56,6 +59,9 @@ type Config struct {
 	MaxFailures   int
 	FailureWindow time.Duration
 	LockDuration  time.Duration
+	// AppCacheTTL: see session.Config (default 1s). With several nodes, a
+	// change made through the REST API reaches every node at once anyway.
+	AppCacheTTL time.Duration
 	// SessionRetention is how long ended sessions are kept, so that an
 	// instance coming back learns it was kicked (default 7 days; after that
 	// it is refused all the same, without the details).
@@ -63,6 +69,10 @@ type Config struct {
 	// StatsInterval is how often the peak of online instances is written
 	// (default 5s).
 	StatsInterval time.Duration
+	// KickPoll is how often a node of several looks in the store for the
+	// sessions other nodes kicked, to close this node's connections of them
+	// when Redis did not carry the kick (default 1s).
+	KickPoll time.Duration
 	// RESTRate, RESTBurst and RESTMaxBody limit the admin REST API: calls per
 	// second per app (default 1000), the burst (default RESTRate) and the
 	// largest body (default 1 MiB). See admin.Config.
@@ -89,6 +99,10 @@ type RedisConfig struct {
 	// Prefix starts every key and channel (default "imkit:"); nodes of one
 	// cluster share it.
 	Prefix string
+	// Timeout bounds every Redis call (default 1s); CheckInterval is how
+	// often the node checks Redis (default 1s). See redis.Options.
+	Timeout       time.Duration
+	CheckInterval time.Duration
 }
 
 // Server is one imkit node.
@@ -139,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StatsInterval <= 0 {
 		cfg.StatsInterval = 5 * time.Second
 	}
+	if cfg.KickPoll <= 0 {
+		cfg.KickPoll = time.Second
+	}
 	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
 	// One node delivers to its own hub; several find each other in Redis.
 	var (
@@ -147,11 +164,19 @@ func New(cfg Config) (*Server, error) {
 		presence admin.Presence   = s.Hub
 		registry gateway.Presence
 	)
+	// The login subsystem, once made: other nodes' app changes reach it.
+	var sessions atomic.Pointer[session.Service]
 	if cfg.Redis.Addr != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cl, err := redis.New(ctx, redis.Options{
 			Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB, Prefix: cfg.Redis.Prefix,
+			Timeout: cfg.Redis.Timeout, CheckInterval: cfg.Redis.CheckInterval,
 			Hub: s.Hub, Logger: log.With("part", "redis"),
+			OnAppChanged: func(app uint64) {
+				if ss := sessions.Load(); ss != nil {
+					ss.ForgetApp(app)
+				}
+			},
 		})
 		cancel()
 		if err != nil {
@@ -178,9 +203,11 @@ func New(cfg Config) (*Server, error) {
 		MaxFailures:   cfg.MaxFailures,
 		FailureWindow: cfg.FailureWindow,
 		LockDuration:  cfg.LockDuration,
+		AppCacheTTL:   cfg.AppCacheTTL,
 		OnEvent:       s.onSessionEvent,
 		Logger:        log.With("part", "session"),
 	})
+	sessions.Store(s.Sessions)
 	s.Messages = message.New(message.Config{
 		Store:  timed,
 		Router: router,
@@ -206,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 	s.Messages.Register(s.Gateway)
 	s.Admin = admin.New(admin.Config{
 		Store:    cfg.Store,
-		Sessions: s.Sessions,
+		Sessions: adminSessions{s.Sessions, s.Cluster},
 		Presence: presence,
 		Messages: s.Messages,
 		Now:      cfg.Now,
@@ -217,11 +244,25 @@ func New(cfg Config) (*Server, error) {
 		Logger:   log.With("part", "rest"),
 	})
 	s.Metrics.GaugeFunc("imkit_online_sessions", "SDK instances online on this node.", func() float64 { return float64(s.Hub.Count()) })
+	if cl := s.Cluster; cl != nil {
+		s.Metrics.CounterFunc("imkit_cluster_decode_errors_total", "Messages from other nodes that could not be decoded (each is logged).", func() float64 { return float64(cl.DecodeErrors()) })
+		s.Metrics.CounterFunc("imkit_cluster_publish_errors_total", "Messages to other nodes that could not be published to Redis (each is logged).", func() float64 { return float64(cl.PublishErrors()) })
+		s.Metrics.CounterFunc("imkit_cluster_unrouted_pushes_total", "Pushes for other nodes not sent there (Redis unreachable, queue full, or no node listening); their clients are told to sync when the nodes are back in touch.", func() float64 { return float64(cl.Unrouted()) })
+		s.Metrics.CounterFunc("imkit_cluster_resyncs_total", "Times this node registered its connections in Redis again (after an outage, or a Redis that lost them) and told its clients to sync.", func() float64 { return float64(cl.Resyncs()) })
+		s.Metrics.GaugeFunc("imkit_cluster_redis_up", "1 while this node is in touch with Redis, 0 while it works alone.", func() float64 {
+			if cl.Up() {
+				return 1
+			}
+			return 0
+		})
+	}
 	s.Metrics.CounterFunc("imkit_messages_stored_total", "Messages stored since the start (C2C, each once; retries not counted).", func() float64 { return float64(s.Messages.Sent()) })
 
 	s.mux = http.NewServeMux()
 	s.mux.Handle(protocol.Path, s.Gateway)
-	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.HandleFunc("/livez", s.livez)
+	s.mux.HandleFunc("/readyz", s.readyz)
+	s.mux.HandleFunc("/healthz", s.readyz) // the name before /livez and /readyz
 	s.mux.Handle("/v4/", s.Admin)
 	s.mux.Handle("/metrics", s.Metrics.Handler())
 	s.mux.Handle(web.Path, web.Handler()) // the browser SDK
@@ -232,6 +273,22 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// adminSessions is the login subsystem as the REST API sees it: an app
+// it changes is forgotten by every node, not this one only.
+type adminSessions struct {
+	*session.Service
+	cluster *redis.Cluster // nil for one node
+}
+
+func (a adminSessions) ForgetApp(app uint64) {
+	a.Service.ForgetApp(app)
+	if a.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		a.cluster.AppChanged(ctx, app)
+		cancel()
+	}
 }
 
 // clusterPresence answers the REST API's online state from every node.
@@ -265,7 +322,74 @@ func (s *Server) Start() error {
 	go func() { s.serve <- s.http.Serve(s.ln) }()
 	s.bg.Add(1)
 	go s.maintain()
+	if s.Cluster != nil {
+		s.bg.Add(1)
+		go s.watchKicks()
+	}
 	return nil
+}
+
+// kickOverlap is how far back each look for kicks reaches before the
+// newest kick seen: kicks that committed late, or were stamped by a node
+// whose clock is a little behind.
+const kickOverlap = 5 * time.Second
+
+// watchKicks looks in the store every KickPoll for sessions kicked by any
+// node and kicks this node's connections of them. Redis carries kicks at
+// once; the store is the truth when Redis could not (unreachable,
+// restarted, or the connection not registered yet), so that a kicked or
+// deleted session stops acting within about KickPoll.
+func (s *Server) watchKicks() {
+	defer s.bg.Done()
+	t := time.NewTicker(s.cfg.KickPoll)
+	defer t.Stop()
+	newest := s.cfg.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			newest = s.pollKicks(newest)
+		}
+	}
+}
+
+// pollKicks kicks this node's connections of the sessions kicked since
+// newest (less kickOverlap), and returns the newest kick seen.
+func (s *Server) pollKicks(newest time.Time) time.Time {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	const page = 1000
+	since := newest.Add(-kickOverlap)
+	for {
+		ks, err := s.Store.KickedSince(ctx, since, page)
+		if err != nil {
+			s.log.Error("look for kicks in the store", "err", err)
+			return newest
+		}
+		var local []store.Session
+		for _, k := range ks {
+			if k.EndedAt.After(newest) {
+				newest = k.EndedAt
+			}
+			for _, c := range s.Hub.Conns(k.App, k.UserID) {
+				if c.Session().ID == k.ID {
+					local = append(local, k)
+					break
+				}
+			}
+		}
+		if len(local) > 0 {
+			for _, k := range local {
+				s.log.Warn("kick found in the store, not carried by Redis", "user", k.UserID, "session", k.ID, "reason", k.Kick.Reason.String())
+			}
+			s.Hub.Kicked(ctx, local)
+		}
+		if len(ks) < page || !ks[len(ks)-1].EndedAt.After(since) {
+			return newest
+		}
+		since = ks[len(ks)-1].EndedAt
+	}
 }
 
 // maintain records the peaks of online instances and purges old sessions,
@@ -394,12 +518,37 @@ func (s *Server) onDisconnect(sess store.Session, clientIP, reason string) {
 	s.Webhook.Notify(e)
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+// livez answers while the process serves HTTP: restart it when it does not.
+func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintln(w, "ok")
+}
+
+// readyz answers 200 when the node can serve: its store answers and, with
+// several nodes, Redis does; else 503. The body says which.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	var b strings.Builder
+	ready := true
 	if _, err := s.Store.Apps(ctx); err != nil {
-		http.Error(w, "store: unavailable", http.StatusServiceUnavailable)
-		return
+		s.log.Warn("readiness: store unreachable", "err", err)
+		b.WriteString("store: unreachable\n")
+		ready = false
+	} else {
+		b.WriteString("store: ok\n")
 	}
-	fmt.Fprintln(w, "ok")
+	if s.Cluster != nil {
+		if err := s.Cluster.Ping(ctx); err != nil {
+			s.log.Warn("readiness: redis unreachable", "err", err)
+			b.WriteString("redis: unreachable (this node serves its own connections only)\n")
+			ready = false
+		} else {
+			b.WriteString("redis: ok\n")
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	io.WriteString(w, b.String())
 }

@@ -75,6 +75,10 @@ type Store interface {
 	// a smaller value than the stored one is ignored); it returns the
 	// sessions it ended, oldest first. ErrNotFound when the user is unknown.
 	KickUser(ctx context.Context, app uint64, userID string, k Kick, revokeBefore int64) ([]Session, error)
+	// KickedSince returns the sessions kicked (by a login or an admin, also
+	// by an account deletion) at or after t, by the time they were kicked,
+	// oldest first, at most limit: nodes that missed a kick find it here.
+	KickedSince(ctx context.Context, t time.Time, limit int) ([]Session, error)
 	// PurgeSessions deletes sessions that ended before t, and returns how many.
 	PurgeSessions(ctx context.Context, t time.Time) (int, error)
 

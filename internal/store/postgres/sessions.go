@@ -226,6 +226,20 @@ func (db *DB) ActiveSessions(ctx context.Context, app uint64, userIDs []string) 
 	return ss, err
 }
 
+// KickedSince implements store.Store.
+func (db *DB) KickedSince(ctx context.Context, t time.Time, limit int) ([]store.Session, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions
+		WHERE state = 3 AND ended_at >= $1 ORDER BY ended_at, n LIMIT $2`, sqlrows.Millis(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	ss, _, err := scanSessions(rows)
+	return ss, err
+}
+
 // EndSession implements store.Store.
 func (db *DB) EndSession(ctx context.Context, id string, state store.SessionState, at time.Time) (ended bool, err error) {
 	if state != store.SessionLoggedOut && state != store.SessionExpired {

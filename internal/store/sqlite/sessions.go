@@ -121,6 +121,15 @@ func (db *DB) ActiveSessions(ctx context.Context, app uint64, userIDs []string) 
 	return ss, err
 }
 
+// KickedSince implements store.Store.
+func (db *DB) KickedSince(ctx context.Context, t time.Time, limit int) ([]store.Session, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	ss, _, err := querySessions(db.rs.kicked.QueryContext(ctx, sqlrows.Millis(t), limit))
+	return ss, err
+}
+
 // EndSession implements store.Store.
 func (db *DB) EndSession(ctx context.Context, id string, state store.SessionState, at time.Time) (ended bool, err error) {
 	if state != store.SessionLoggedOut && state != store.SessionExpired {

@@ -153,6 +153,7 @@ type readStmts struct {
 	unread  *sql.Stmt
 	session *sql.Stmt
 	active  *sql.Stmt
+	kicked  *sql.Stmt
 	user    *sql.Stmt
 }
 
@@ -175,6 +176,8 @@ func (s *readStmts) list() []stmtDef {
 		{&s.active, `SELECT ` + sessionCols + ` FROM sessions
 			WHERE app = ?1 AND user_id IN (SELECT value FROM json_each(?2)) AND state = 1
 			ORDER BY login_at, user_id, seq`},
+		{&s.kicked, `SELECT ` + sessionCols + ` FROM sessions
+			WHERE state = 3 AND ended_at >= ?1 ORDER BY ended_at, seq LIMIT ?2`},
 		{&s.user, `SELECT nick, face_url, imported, created_at, revoked_before
 			FROM users WHERE app = ?1 AND user_id = ?2`},
 	}

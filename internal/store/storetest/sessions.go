@@ -406,6 +406,55 @@ func testKickUser(t *testing.T, s store.Store) {
 	wantErr(t, "KickUser(unknown)", err, store.ErrNotFound)
 }
 
+// KickedSince finds the sessions kicked by a login, by an admin and by an
+// account deletion, by the time they were kicked; not the ones logged out
+// or expired.
+func testKickedSince(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createApp(t, s, app1)
+	s1 := session(app1, "alice", "s1", imkit.PlatformWeb, t0)
+	s2 := session(app1, "alice", "s2", imkit.PlatformMac, t0)
+	s3 := session(app1, "bob", "s3", imkit.PlatformIPad, t0)
+	s4 := session(app1, "carol", "s4", imkit.PlatformIPad, t0)
+	s5 := session(app1, "dave", "s5", imkit.PlatformIPad, t0)
+	for _, ss := range []store.Session{s1, s3, s4, s5} {
+		login(t, s, ss, nil)
+	}
+	byLogin := store.Kick{Reason: imkit.KickMultiDevice, Platform: imkit.PlatformMac, At: at(time.Second)}
+	s2.LoginAt = at(time.Second)
+	login(t, s, s2, func(store.User, []store.Session) ([]store.Kicked, error) {
+		return []store.Kicked{{SessionID: "s1", Kick: byLogin}}, nil
+	})
+	byAdmin := store.Kick{Reason: imkit.KickAdmin, At: at(2 * time.Second)}
+	_, err := s.KickUser(ctx, app1, "bob", byAdmin, at(2*time.Second).Unix())
+	must(t, err)
+	must(t, s.DeleteUser(ctx, app1, "carol", at(3*time.Second)))
+	if _, err := s.EndSession(ctx, "s5", store.SessionLoggedOut, at(4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.KickedSince(ctx, t0, 10)
+	must(t, err)
+	if ids := ids(got); len(ids) != 3 || ids[0] != "s1" || ids[1] != "s3" || ids[2] != "s4" {
+		t.Fatalf("KickedSince(t0) = %v, want [s1 s3 s4]", ids)
+	}
+	diff(t, "KickedSince(t0)[0]", got[0], kicked(s1, byLogin))
+	diff(t, "KickedSince(t0)[1]", got[1], kicked(s3, byAdmin))
+	if k := got[2].Kick; k.Reason != imkit.KickAdmin || !k.At.Equal(ms(at(3*time.Second))) {
+		t.Errorf("the deleted account's session's kick = %+v, want admin at 3s", k)
+	}
+	got, err = s.KickedSince(ctx, at(2*time.Second), 10)
+	must(t, err)
+	if ids := ids(got); len(ids) != 2 || ids[0] != "s3" {
+		t.Errorf("KickedSince(2s) = %v, want [s3 s4]", ids)
+	}
+	got, err = s.KickedSince(ctx, t0, 1)
+	must(t, err)
+	if ids := ids(got); len(ids) != 1 || ids[0] != "s1" {
+		t.Errorf("KickedSince(t0, limit 1) = %v, want [s1]", ids)
+	}
+}
+
 func testPurgeSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	createApp(t, s, app1)

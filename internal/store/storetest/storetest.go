@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EndSession", testEndSession},
 		{"RenewSession", testRenewSession},
 		{"KickUser", testKickUser},
+		{"KickedSince", testKickedSince},
 		{"PurgeSessions", testPurgeSessions},
 		{"DayStats", testDayStats},
 		{"AppendSeqs", testAppendSeqs},
