@@ -54,7 +54,8 @@ var (
 	}
 	pushes = []constant{
 		{"Kicked", protocol.PushKicked}, {"Expiring", protocol.PushExpiring}, {"Msg", protocol.PushMsg},
-		{"ConvRead", protocol.PushConvRead}, {"ConvDel", protocol.PushConvDel}, {"Error", protocol.PushError},
+		{"ConvRead", protocol.PushConvRead}, {"ConvDel", protocol.PushConvDel}, {"Sync", protocol.PushSync},
+		{"Error", protocol.PushError},
 	}
 	closes = []constant{
 		{"Normal", protocol.CloseNormal},

@@ -619,6 +619,11 @@ export class ChatImpl implements Chat {
       }
     } else if (op === Push.ConvRead) {
       this.applyRead(data as ConvRead);
+    } else if (op === Push.Sync) {
+      // Pushes may have been lost between the server's nodes: catch up as
+      // after a resume.
+      const c = s.conn;
+      if (c) this.syncing = this.syncing.then(() => this.sync(s, c, 0));
     } else if (op === Push.ConvDel) {
       const d = data as ConvDel;
       if (d && typeof d.peer === "string") this.applyDel(d.peer);

@@ -185,6 +185,7 @@ export const Push = {
   Msg: "msg",
   ConvRead: "conv.read",
   ConvDel: "conv.del",
+  Sync: "sync",
   Error: "error",
 } as const;
 
