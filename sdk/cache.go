@@ -432,12 +432,24 @@ const currentPass = `coalesce((SELECT v FROM meta WHERE k = 'pass'), 0)`
 // page is one page of the server's conversation list.
 type page struct {
 	convs []*Conversation
-	// first begins a pass over the list; total is then the sum of the
-	// unread counts of all the user's conversations (nil: not known).
+	// first is the first page of a pass over the list (see beginPass);
+	// total is then the sum of the unread counts of all the user's
+	// conversations (nil: not known).
 	first bool
 	total *int
 	// last ends the pass.
 	last bool
+}
+
+// beginPass begins a pass over the conversation list, before its first
+// page is asked for.
+func (c *cache) beginPass(ctx context.Context) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('pass', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1`); err != nil {
+			return cacheErr(err)
+		}
+		return nil
+	})
 }
 
 // putPage records the server's view of conversations: read state, unread
@@ -449,11 +461,6 @@ func (c *cache) putPage(ctx context.Context, p page) (gone []string, err error) 
 		setMeta := func(k string, v any) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = ?2`, k, v)
 			return err
-		}
-		if p.first {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('pass', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1`); err != nil {
-				return cacheErr(err)
-			}
 		}
 		listed := 0
 		for _, cv := range p.convs {

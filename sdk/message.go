@@ -470,6 +470,9 @@ func (ss *session) sync(conn *conn, maxSeq uint64) {
 		return
 	}
 	s.emit(l.OnSyncServerFinish)
+	if next == "" {
+		return
+	}
 	if err := ss.convPages(conn, next); err != nil {
 		s.log.Info("sync conversations", "user", ss.userID, "err", imkit.ErrorMessage(err))
 	}
@@ -582,6 +585,13 @@ func (ss *session) convPage(conn *conn, cursor string) (string, error) {
 	c := ss.sdk.cacheOf(ss.userID)
 	if c == nil {
 		return "", imkit.Errorf(imkit.ErrSDKNotLoggedIn, "not logged in")
+	}
+	if cursor == "" {
+		// A new pass over the list, begun before the server reads it: a
+		// conversation a message makes meanwhile counts as listed.
+		if err := c.beginPass(ss.ctx); err != nil {
+			return "", err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ss.ctx, syncTimeout)
 	var r protocol.ConvListReply
