@@ -269,9 +269,11 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 
 // Resume continues req.SessionID on a new connection. It refuses a session
 // that was kicked (*KickedError, 6208), whose ticket expired (70001; the
-// session ends) or that ended otherwise (6014). attach, when not nil, is
-// called with the session as asked for (ID, app, user, platform, instance)
-// once the ticket is verified, before the session is loaded.
+// session ends) or that ended otherwise (6014), and another instance's
+// (70402). attach, when not nil, is called with the session as asked for
+// (ID, app, user, platform, instance) once the ticket is verified and the
+// session found resumable, before it is read again for the decision; a
+// refused resume is never attached.
 func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest, attach Attach) (store.Session, error) {
 	now := s.now()
 	asked := store.Session{ID: req.SessionID, App: req.SDKAppID, UserID: req.UserID, Platform: req.Platform, InstanceID: req.InstanceID}
@@ -293,9 +295,41 @@ func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now ti
 	if verr != nil && imkit.ErrorCode(verr) != imkit.ErrSvrUserSigExpired {
 		return store.Session{}, verr
 	}
-	if verr == nil {
-		attach()
+	sess, err := s.resumable(ctx, req, now)
+	if err != nil {
+		return store.Session{}, err
 	}
+	if verr == nil {
+		// Only a resume that would be taken is attached: attaching replaces
+		// (closes) the session's live connection. Then the session is read
+		// again, since a kick committed between the read and the attach
+		// found no connection to tell.
+		attach()
+		if sess, err = s.resumable(ctx, req, now); err != nil {
+			return store.Session{}, err
+		}
+	}
+	if verr != nil { // the ticket ran out while the instance was away
+		if _, err := s.store.EndSession(ctx, sess.ID, store.SessionExpired, now); err != nil {
+			return store.Session{}, fmt.Errorf("resume: end expired session: %w", err)
+		}
+		sess.State, sess.EndedAt = store.SessionExpired, now
+		s.emit(ctx, Event{Type: EventExpired, Session: sess, At: now})
+		return store.Session{}, verr
+	}
+	if exp := t.ExpiresAt().Unix(); exp != sess.TicketExpire || t.Time != sess.TicketTime {
+		// The instance comes back with a renewed ticket.
+		if err := s.store.RenewSession(ctx, sess.ID, t.Time, exp); err != nil {
+			return store.Session{}, s.endedOr(ctx, sess.ID, fmt.Errorf("resume: record ticket: %w", err))
+		}
+		sess.TicketTime, sess.TicketExpire = t.Time, exp
+	}
+	return sess, nil
+}
+
+// resumable loads the session req asks to resume, and refuses it when it
+// is another instance's or has ended.
+func (s *Service) resumable(ctx context.Context, req *protocol.LoginRequest, now time.Time) (store.Session, error) {
 	sess, err := s.store.Session(ctx, req.SessionID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Purged long ago, or from another database: refuse for good, since
@@ -315,21 +349,6 @@ func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now ti
 		return store.Session{}, imkit.Errorf(imkit.ErrSvrUserSigExpired, "the session's ticket expired")
 	case store.SessionLoggedOut:
 		return store.Session{}, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "the session was logged out")
-	}
-	if verr != nil { // the ticket ran out while the instance was away
-		if _, err := s.store.EndSession(ctx, sess.ID, store.SessionExpired, now); err != nil {
-			return store.Session{}, fmt.Errorf("resume: end expired session: %w", err)
-		}
-		sess.State, sess.EndedAt = store.SessionExpired, now
-		s.emit(ctx, Event{Type: EventExpired, Session: sess, At: now})
-		return store.Session{}, verr
-	}
-	if exp := t.ExpiresAt().Unix(); exp != sess.TicketExpire || t.Time != sess.TicketTime {
-		// The instance comes back with a renewed ticket.
-		if err := s.store.RenewSession(ctx, sess.ID, t.Time, exp); err != nil {
-			return store.Session{}, s.endedOr(ctx, sess.ID, fmt.Errorf("resume: record ticket: %w", err))
-		}
-		sess.TicketTime, sess.TicketExpire = t.Time, exp
 	}
 	return sess, nil
 }
