@@ -51,10 +51,12 @@ type Config struct {
 	// server, whose X-Forwarded-For tells the clients' addresses: see
 	// gateway.Config.
 	TrustedProxies []netip.Prefix
-	// MaxFailures, FailureWindow, LockDuration: see session.Config.
-	MaxFailures   int
-	FailureWindow time.Duration
-	LockDuration  time.Duration
+	// MaxFailures, MaxAddressFailures, FailureWindow, LockDuration: see
+	// session.Config.
+	MaxFailures        int
+	MaxAddressFailures int
+	FailureWindow      time.Duration
+	LockDuration       time.Duration
 	// SessionRetention is how long ended sessions are kept, so that an
 	// instance coming back learns it was kicked (default 7 days; after that
 	// it is refused all the same, without the details).
@@ -170,15 +172,16 @@ func New(cfg Config) (*Server, error) {
 	whc.Logger = log.With("part", "webhook")
 	s.Webhook = webhook.New(whc)
 	s.Sessions = session.New(session.Config{
-		Store:         timed,
-		Notifier:      notifier,
-		Now:           cfg.Now,
-		Location:      cfg.Location,
-		MaxFailures:   cfg.MaxFailures,
-		FailureWindow: cfg.FailureWindow,
-		LockDuration:  cfg.LockDuration,
-		OnEvent:       s.onSessionEvent,
-		Logger:        log.With("part", "session"),
+		Store:              timed,
+		Notifier:           notifier,
+		Now:                cfg.Now,
+		Location:           cfg.Location,
+		MaxFailures:        cfg.MaxFailures,
+		MaxAddressFailures: cfg.MaxAddressFailures,
+		FailureWindow:      cfg.FailureWindow,
+		LockDuration:       cfg.LockDuration,
+		OnEvent:            s.onSessionEvent,
+		Logger:             log.With("part", "session"),
 	})
 	s.Messages = message.New(message.Config{
 		Store:  timed,

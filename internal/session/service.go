@@ -78,11 +78,16 @@ type Config struct {
 	// Location sets the day and month boundaries of the statistics; nil means
 	// UTC.
 	Location *time.Location
-	// MaxFailures bad tickets for one user within FailureWindow lock the user
-	// out for LockDuration (70050). Defaults: 10, 1 minute, 1 minute.
-	MaxFailures   int
-	FailureWindow time.Duration
-	LockDuration  time.Duration
+	// MaxFailures bad tickets for one user from one client address (see
+	// WithClientIP) within FailureWindow lock that user out from that
+	// address for LockDuration (70050); MaxAddressFailures bad tickets
+	// from one address, for any users, lock the address out. A live
+	// session's renewals count apart, per session: nobody else's failures
+	// refuse them. Defaults: 10, 5 × MaxFailures, 1 minute, 1 minute.
+	MaxFailures        int
+	MaxAddressFailures int
+	FailureWindow      time.Duration
+	LockDuration       time.Duration
 	// AppCacheTTL is how long an app's settings are cached; a policy changed
 	// in the database applies to logins after at most this long. Default 1s.
 	AppCacheTTL time.Duration
@@ -141,13 +146,17 @@ func New(cfg Config) *Service {
 	if maxFail == 0 {
 		maxFail = 10
 	}
+	maxAddr := cfg.MaxAddressFailures
+	if maxAddr == 0 {
+		maxAddr = 5 * maxFail
+	}
 	if window == 0 {
 		window = time.Minute
 	}
 	if lock == 0 {
 		lock = time.Minute
 	}
-	s.lockout = newLockout(maxFail, window, lock)
+	s.lockout = newLockout(maxFail, maxAddr, window, lock)
 	return s
 }
 
@@ -228,7 +237,7 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 		Platform:   req.Platform,
 		InstanceID: req.InstanceID,
 	}
-	app, t, err := s.verify(ctx, req, now)
+	app, t, err := s.verify(ctx, req, now, "")
 	if err != nil {
 		s.emit(ctx, Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
 		return store.Session{}, 0, err
@@ -291,7 +300,7 @@ func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest, attach
 }
 
 func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now time.Time, attach func()) (store.Session, error) {
-	_, t, verr := s.verify(ctx, req, now)
+	_, t, verr := s.verify(ctx, req, now, "")
 	if verr != nil && imkit.ErrorCode(verr) != imkit.ErrSvrUserSigExpired {
 		return store.Session{}, verr
 	}
@@ -369,8 +378,11 @@ func (s *Service) endedOr(ctx context.Context, id string, err error) error {
 	return imkit.Errorf(imkit.ErrSDKNotLoggedIn, "the session has ended")
 }
 
-// verify checks the request's fields and ticket against the app.
-func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now time.Time) (store.App, *usersig.Ticket, error) {
+// verify checks the request's fields and ticket against the app. Bad
+// tickets count against the user from the client's address and against the
+// address, or for a renewal (renewing: the session's ID) against the
+// session only.
+func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now time.Time, renewing string) (store.App, *usersig.Ticket, error) {
 	if err := imkit.ValidateUserID(req.UserID); err != nil {
 		return store.App{}, nil, imkit.Errorf(imkit.ErrSvrInvalidParameters, "%s", imkit.ErrorMessage(err))
 	}
@@ -384,8 +396,16 @@ func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now ti
 	if err != nil {
 		return store.App{}, nil, err
 	}
-	if until, locked := s.lockout.locked(req.SDKAppID, req.UserID, now); locked {
-		return store.App{}, nil, imkit.Errorf(imkit.ErrSvrAccountFreqLimit, "too many bad tickets for this user; retry after %s", until.UTC().Format(time.RFC3339))
+	var keyBuf [2]lockKey
+	keys := keyBuf[:0]
+	if renewing != "" {
+		keys = append(keys, userKey(req.SDKAppID, req.UserID, "session "+renewing))
+	} else {
+		from := ClientIP(ctx)
+		keys = append(keys, userKey(req.SDKAppID, req.UserID, from), addrKey(from))
+	}
+	if until, locked := s.lockout.locked(now, keys...); locked {
+		return store.App{}, nil, imkit.Errorf(imkit.ErrSvrAccountFreqLimit, "too many bad tickets for this user from this address; retry after %s", until.UTC().Format(time.RFC3339))
 	}
 	t, err := usersig.Decode(req.UserSig)
 	if err == nil {
@@ -404,12 +424,12 @@ func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now ti
 		return app, t, err
 	case imkit.ErrSvrUserSigCheckFailed, imkit.ErrSvrUserSigMismatchKey,
 		imkit.ErrSvrUserSigMismatchID, imkit.ErrSvrUserSigMismatchApp:
-		s.lockout.fail(req.SDKAppID, req.UserID, now)
+		s.lockout.fail(now, keys...)
 		return store.App{}, nil, err
 	default:
 		return store.App{}, nil, err
 	}
-	s.lockout.succeed(req.SDKAppID, req.UserID)
+	s.lockout.succeed(keys[0])
 	return app, t, nil
 }
 
@@ -431,7 +451,7 @@ func (s *Service) Logout(ctx context.Context, sess store.Session) error {
 func (s *Service) Renew(ctx context.Context, sess store.Session, userSig string) (int64, error) {
 	now := s.now()
 	req := protocol.LoginRequest{SDKAppID: sess.App, UserID: sess.UserID, UserSig: userSig, Platform: sess.Platform, InstanceID: sess.InstanceID}
-	_, t, err := s.verify(ctx, &req, now)
+	_, t, err := s.verify(ctx, &req, now, sess.ID)
 	if err != nil {
 		return 0, err
 	}
