@@ -18,6 +18,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/server"
+	"github.com/imkit/imkit/internal/session"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/store/postgres"
 	"github.com/imkit/imkit/internal/store/sqlite"
@@ -226,6 +227,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
 	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
 	fs.DurationVar(&m.Config.ExpiryLead, "expiry-lead", 5*time.Minute, "how long before a ticket expires clients are asked to renew it")
+	fs.DurationVar(&m.Config.MaxTicketLifetime, "max-ticket-life", session.DefaultMaxTicketLifetime, "the longest lifetime (TLS.expire) a ticket may have; longer ones are refused (70003); negative: no cap")
+	fs.DurationVar(&m.Config.ClockSkew, "clock-skew", session.DefaultClockSkew, "how far in the future a ticket's signing time (TLS.time) may be; later ones are refused (70003); negative: no check")
 	fs.Float64Var(&m.Config.RequestRate, "request-rate", 100, "requests a second one client connection may make (ping, renew and logout aside); more get 7008; negative: no limit")
 	fs.IntVar(&m.Config.RequestBurst, "request-burst", 300, "requests one client connection may make at once")
 	fs.StringVar(&m.Config.Redis.Addr, "redis", envOr(env, "IMKIT_REDIS", ""), "Redis `address` host:port that joins several nodes on one PostgreSQL (env IMKIT_REDIS; password in IMKIT_REDIS_PASSWORD)")

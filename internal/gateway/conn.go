@@ -347,7 +347,11 @@ func (c *Conn) setTimersLocked(now time.Time) {
 	if c.closing || !c.loggedIn {
 		return
 	}
-	c.expireAt = time.Unix(c.sess.TicketExpire, 0).Add(time.Second) // valid up to and including TicketExpire
+	// Valid up to and including TicketExpire; a ticket valid for ever
+	// (TicketExpire up to MaxInt64) is taken as valid for a century, which
+	// time.Time and time.Duration hold.
+	exp := min(c.sess.TicketExpire, now.Unix()+maxTicketSeconds)
+	c.expireAt = time.Unix(exp, 0).Add(time.Second)
 	left := max(c.expireAt.Sub(now), 0)
 	warnIn := left - c.gw.expiryLead
 	if warnIn < 0 {
@@ -360,6 +364,9 @@ func (c *Conn) setTimersLocked(now time.Time) {
 	// the session.
 	c.ticket = time.AfterFunc(warnIn, func() { c.ticketTimer(gen) })
 }
+
+// maxTicketSeconds bounds the time a ticket's timers are armed for.
+const maxTicketSeconds = 100 * 365 * 24 * 3600
 
 func (c *Conn) stopTimersLocked() {
 	if c.ticket != nil {

@@ -57,6 +57,10 @@ type Config struct {
 	MaxAddressFailures int
 	FailureWindow      time.Duration
 	LockDuration       time.Duration
+	// MaxTicketLifetime and ClockSkew bound a ticket's times: see
+	// session.Config.
+	MaxTicketLifetime time.Duration
+	ClockSkew         time.Duration
 	// SessionRetention is how long ended sessions are kept, so that an
 	// instance coming back learns it was kicked (default 7 days; after that
 	// it is refused all the same, without the details).
@@ -180,6 +184,8 @@ func New(cfg Config) (*Server, error) {
 		MaxAddressFailures: cfg.MaxAddressFailures,
 		FailureWindow:      cfg.FailureWindow,
 		LockDuration:       cfg.LockDuration,
+		MaxTicketLifetime:  cfg.MaxTicketLifetime,
+		ClockSkew:          cfg.ClockSkew,
 		OnEvent:            s.onSessionEvent,
 		Logger:             log.With("part", "session"),
 	})

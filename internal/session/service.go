@@ -88,6 +88,15 @@ type Config struct {
 	MaxAddressFailures int
 	FailureWindow      time.Duration
 	LockDuration       time.Duration
+	// MaxTicketLifetime is the longest TLS.expire a ticket may have;
+	// longer ones are refused (70003). Default 10 years, the most
+	// Tencent allows; negative: no cap.
+	MaxTicketLifetime time.Duration
+	// ClockSkew is how far in the future a ticket's TLS.time may be (the
+	// app backend's clock may run ahead of this server's); later ones are
+	// refused (70003), since an admin kick revokes the tickets signed
+	// before it by TLS.time. Default 5 minutes; negative: no check.
+	ClockSkew time.Duration
 	// AppCacheTTL is how long an app's settings are cached; a policy changed
 	// in the database applies to logins after at most this long. Default 1s.
 	AppCacheTTL time.Duration
@@ -108,6 +117,8 @@ type Service struct {
 	log      *slog.Logger
 	lockout  *lockout
 	ttl      time.Duration
+	maxLife  int64 // seconds; <= 0: no cap
+	skew     int64 // seconds; < 0: no check
 
 	mu   sync.Mutex // guards apps
 	apps map[uint64]cachedApp
@@ -142,6 +153,20 @@ func New(cfg Config) *Service {
 	if s.ttl == 0 {
 		s.ttl = time.Second
 	}
+	switch {
+	case cfg.MaxTicketLifetime == 0:
+		s.maxLife = int64(DefaultMaxTicketLifetime / time.Second)
+	case cfg.MaxTicketLifetime > 0:
+		s.maxLife = max(int64(cfg.MaxTicketLifetime/time.Second), 1)
+	}
+	switch {
+	case cfg.ClockSkew == 0:
+		s.skew = int64(DefaultClockSkew / time.Second)
+	case cfg.ClockSkew > 0:
+		s.skew = int64(cfg.ClockSkew / time.Second)
+	default:
+		s.skew = -1
+	}
 	maxFail, window, lock := cfg.MaxFailures, cfg.FailureWindow, cfg.LockDuration
 	if maxFail == 0 {
 		maxFail = 10
@@ -159,6 +184,13 @@ func New(cfg Config) *Service {
 	s.lockout = newLockout(maxFail, maxAddr, window, lock)
 	return s
 }
+
+// Defaults of Config.MaxTicketLifetime and Config.ClockSkew. Tencent
+// documents 10 years as the longest validity of a UserSig.
+const (
+	DefaultMaxTicketLifetime = 10 * 365 * 24 * time.Hour
+	DefaultClockSkew         = 5 * time.Minute
+)
 
 // Now returns the service's clock reading.
 func (s *Service) Now() time.Time { return s.now() }
@@ -420,6 +452,11 @@ func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now ti
 	}
 	switch imkit.ErrorCode(err) {
 	case imkit.OK:
+		// Genuine, but signed for too long or in the future: the app
+		// backend's doing, not a guess; not counted as a failure.
+		if err := s.checkTimes(t, now); err != nil {
+			return store.App{}, nil, err
+		}
 	case imkit.ErrSvrUserSigExpired:
 		return app, t, err
 	case imkit.ErrSvrUserSigCheckFailed, imkit.ErrSvrUserSigMismatchKey,
@@ -431,6 +468,18 @@ func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now ti
 	}
 	s.lockout.succeed(keys[0])
 	return app, t, nil
+}
+
+// checkTimes refuses a ticket valid for longer than the cap, or signed
+// further in the future than the clock skew allows.
+func (s *Service) checkTimes(t *usersig.Ticket, now time.Time) error {
+	if s.maxLife > 0 && t.Expire > s.maxLife {
+		return imkit.Errorf(imkit.ErrSvrUserSigCheckFailed, "the ticket is valid for %d seconds, more than the %d this server allows; sign a shorter one", t.Expire, s.maxLife)
+	}
+	if s.skew >= 0 && t.Time > now.Unix()+s.skew {
+		return imkit.Errorf(imkit.ErrSvrUserSigCheckFailed, "the ticket is signed %d seconds in the future, more than the %d this server allows for clock skew; check the clock of the server that signs tickets", t.Time-now.Unix(), s.skew)
+	}
+	return nil
 }
 
 // Logout ends a session at the client's request.
