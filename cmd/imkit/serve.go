@@ -227,6 +227,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
 	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
 	fs.DurationVar(&m.Config.ExpiryLead, "expiry-lead", 5*time.Minute, "how long before a ticket expires clients are asked to renew it")
+	fs.IntVar(&m.Config.MaxConnsPerAddr, "max-conns-per-ip", 256, "connections one client address may hold open (loopback and --trusted-proxies aside); more are closed at once; negative: no limit")
+	fs.DurationVar(&m.Config.ReadTimeout, "read-timeout", 30*time.Second, "the longest a REST request (headers and body) may take to arrive")
 	fs.DurationVar(&m.Config.MaxTicketLifetime, "max-ticket-life", session.DefaultMaxTicketLifetime, "the longest lifetime (TLS.expire) a ticket may have; longer ones are refused (70003); negative: no cap")
 	fs.DurationVar(&m.Config.ClockSkew, "clock-skew", session.DefaultClockSkew, "how far in the future a ticket's signing time (TLS.time) may be; later ones are refused (70003); negative: no check")
 	fs.Float64Var(&m.Config.RequestRate, "request-rate", 100, "requests a second one client connection may make (ping, renew and logout aside); more get 7008; negative: no limit")

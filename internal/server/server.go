@@ -17,6 +17,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/admin"
+	"github.com/imkit/imkit/internal/connlimit"
 	"github.com/imkit/imkit/internal/gateway"
 	"github.com/imkit/imkit/internal/message"
 	"github.com/imkit/imkit/internal/metrics"
@@ -57,6 +58,15 @@ type Config struct {
 	MaxAddressFailures int
 	FailureWindow      time.Duration
 	LockDuration       time.Duration
+	// MaxConnsPerAddr is the most connections (WebSocket and HTTP) one
+	// client address may hold open (default 256; negative: no limit);
+	// more are closed as soon as they are accepted. Connections from
+	// loopback and from TrustedProxies are not limited.
+	MaxConnsPerAddr int
+	// ReadTimeout bounds the time to read a REST request, headers and body
+	// (default 30s); a WebSocket connection, once upgraded, has the
+	// gateway's timeouts instead.
+	ReadTimeout time.Duration
 	// MaxTicketLifetime and ClockSkew bound a ticket's times: see
 	// session.Config.
 	MaxTicketLifetime time.Duration
@@ -143,6 +153,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StatsInterval <= 0 {
 		cfg.StatsInterval = 5 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.MaxConnsPerAddr == 0 {
+		cfg.MaxConnsPerAddr = 256
 	}
 	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
 	// One node delivers to its own hub; several find each other in Redis.
@@ -235,6 +251,7 @@ func New(cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -266,6 +283,10 @@ func (s *Server) Start() error {
 	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if s.cfg.MaxConnsPerAddr > 0 {
+		exempt := append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, s.cfg.TrustedProxies...)
+		ln = connlimit.New(ln, s.cfg.MaxConnsPerAddr, exempt, s.log)
 	}
 	s.ln = gateway.CorkListener(ln)
 	s.serve = make(chan error, 1)
