@@ -51,7 +51,7 @@ type Main struct {
 // Run starts the server and returns once it is serving.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Postgres == "" {
-		if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+		if err := os.MkdirAll(m.DataDir, dataDirMode); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
 	}
@@ -171,6 +171,15 @@ func newApp(sdkAppID uint64, key, admin string) (store.App, error) {
 }
 
 func openStore(ctx context.Context, dir, sync string) (store.Store, error) {
+	return openStoreLog(ctx, dir, sync, nil)
+}
+
+// openStoreLog is openStore with a logger for the warnings about the data
+// directory's permissions (nil: the default logger).
+func openStoreLog(ctx context.Context, dir, sync string, log *slog.Logger) (store.Store, error) {
+	if err := prepareDataDir(dir, log); err != nil {
+		return nil, err
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "imkit.db"), sqlite.Options{Synchronous: sync})
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)
@@ -182,7 +191,7 @@ func openStore(ctx context.Context, dir, sync string) (store.Store, error) {
 // SQLite database in dir.
 func openDB(ctx context.Context, dsn, dir, sync string, log *slog.Logger) (store.Store, error) {
 	if dsn == "" {
-		return openStore(ctx, dir, sync)
+		return openStoreLog(ctx, dir, sync, log)
 	}
 	st, err := postgres.Open(ctx, dsn, postgres.Options{Logger: log})
 	if err != nil {
