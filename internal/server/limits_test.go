@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/bench"
 	"github.com/imkit/imkit/internal/imkittest"
 	"github.com/imkit/imkit/internal/server"
 )
@@ -55,4 +58,65 @@ func TestSlowRequestBodies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A client address holds at most MaxConnsPerAddr connections: one more is
+// closed before its WebSocket upgrade; once one closes, the next logs in.
+// Loopback is not limited, so this needs another address of this machine.
+func TestConnectionsPerAddress(t *testing.T) {
+	ip := nonLoopback(t)
+	srv := imkittest.RunServer(t, imkittest.WithConfig(func(c *server.Config) {
+		c.Addr = net.JoinHostPort(ip.String(), "0")
+		c.MaxConnsPerAddr = 3
+	}))
+	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	var d bench.Dialer
+	login := func(i int) (*bench.Conn, error) {
+		frame, err := bench.LoginFrame(target, "alice", fmt.Sprint("i", i), imkit.PlatformWeb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Login(context.Background(), target.URL, "alice", frame)
+	}
+	var conns []*bench.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		c, err := login(i)
+		if err != nil {
+			t.Fatalf("login %d of 3: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	if c, err := login(3); err == nil {
+		c.Close()
+		t.Fatal("a fourth connection from one address logged in")
+	}
+	conns[0].Close()
+	imkittest.Eventually(t, "room for a connection once one closed", func() bool {
+		c, err := login(4)
+		if err == nil {
+			conns = append(conns, c)
+		}
+		return err == nil
+	})
+}
+
+// nonLoopback returns an IPv4 address of this machine other than loopback,
+// or skips the test.
+func nonLoopback(t *testing.T) net.IP {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skipf("no interface addresses: %v", err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP
+		}
+	}
+	t.Skip("no address other than loopback to connect from")
+	return nil
 }
