@@ -18,6 +18,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/server"
+	"github.com/imkit/imkit/internal/session"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/store/postgres"
 	"github.com/imkit/imkit/internal/store/sqlite"
@@ -50,7 +51,7 @@ type Main struct {
 // Run starts the server and returns once it is serving.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Postgres == "" {
-		if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+		if err := os.MkdirAll(m.DataDir, dataDirMode); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
 	}
@@ -170,6 +171,15 @@ func newApp(sdkAppID uint64, key, admin string) (store.App, error) {
 }
 
 func openStore(ctx context.Context, dir, sync string) (store.Store, error) {
+	return openStoreLog(ctx, dir, sync, nil)
+}
+
+// openStoreLog is openStore with a logger for the warnings about the data
+// directory's permissions (nil: the default logger).
+func openStoreLog(ctx context.Context, dir, sync string, log *slog.Logger) (store.Store, error) {
+	if err := prepareDataDir(dir, log); err != nil {
+		return nil, err
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "imkit.db"), sqlite.Options{Synchronous: sync})
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)
@@ -181,7 +191,7 @@ func openStore(ctx context.Context, dir, sync string) (store.Store, error) {
 // SQLite database in dir.
 func openDB(ctx context.Context, dsn, dir, sync string, log *slog.Logger) (store.Store, error) {
 	if dsn == "" {
-		return openStore(ctx, dir, sync)
+		return openStoreLog(ctx, dir, sync, log)
 	}
 	st, err := postgres.Open(ctx, dsn, postgres.Options{Logger: log})
 	if err != nil {
@@ -226,6 +236,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&m.Sync, "sync", "normal", "SQLite durability: normal (survives a crash of the process) or full (also a power loss)")
 	fs.DurationVar(&m.Config.Heartbeat, "heartbeat", 30*time.Second, "interval at which clients ping; silent links close after 3")
 	fs.DurationVar(&m.Config.ExpiryLead, "expiry-lead", 5*time.Minute, "how long before a ticket expires clients are asked to renew it")
+	fs.IntVar(&m.Config.MaxConnsPerAddr, "max-conns-per-ip", 256, "connections one client address may hold open (loopback and --trusted-proxies aside); more are closed at once; negative: no limit")
+	fs.DurationVar(&m.Config.ReadTimeout, "read-timeout", 30*time.Second, "the longest a REST request (headers and body) may take to arrive")
+	fs.DurationVar(&m.Config.MaxTicketLifetime, "max-ticket-life", session.DefaultMaxTicketLifetime, "the longest lifetime (TLS.expire) a ticket may have; longer ones are refused (70003); negative: no cap")
+	fs.DurationVar(&m.Config.ClockSkew, "clock-skew", session.DefaultClockSkew, "how far in the future a ticket's signing time (TLS.time) may be; later ones are refused (70003); negative: no check")
 	fs.Float64Var(&m.Config.RequestRate, "request-rate", 100, "requests a second one client connection may make (ping, renew and logout aside); more get 7008; negative: no limit")
 	fs.IntVar(&m.Config.RequestBurst, "request-burst", 300, "requests one client connection may make at once")
 	fs.StringVar(&m.Config.Redis.Addr, "redis", envOr(env, "IMKIT_REDIS", ""), "Redis `address` host:port that joins several nodes on one PostgreSQL (env IMKIT_REDIS; password in IMKIT_REDIS_PASSWORD)")

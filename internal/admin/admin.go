@@ -212,6 +212,8 @@ type enveloped interface{ envelope() *Envelope }
 // ServeHTTP serves /v4/<service>/<command>.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	body := &readBody{ReadCloser: r.Body}
+	r.Body = body
 	command, reply := a.serve(r)
 	env := &Envelope{}
 	if e, ok := reply.(enveloped); ok {
@@ -224,10 +226,33 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, _ = json.Marshal(env)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	refusedEarly := !body.read && r.ContentLength != 0
+	if refusedEarly {
+		// Refused before the body was read (bad URL, credentials, rate):
+		// the connection is not kept for reading a body that may come
+		// slowly, or never.
+		w.Header().Set("Connection", "close")
+	}
 	w.Write(b)
+	if refusedEarly {
+		rc := http.NewResponseController(w)
+		rc.Flush()
+		rc.SetReadDeadline(time.Now())
+	}
 	if a.onCall != nil {
 		a.onCall(command, env.ErrorCode, time.Since(start))
 	}
+}
+
+// readBody records whether a request's body was read.
+type readBody struct {
+	io.ReadCloser
+	read bool
+}
+
+func (b *readBody) Read(p []byte) (int, error) {
+	b.read = true
+	return b.ReadCloser.Read(p)
 }
 
 // fail returns the reply of a failed call.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ type Conn struct {
 	nc     net.Conn         // the socket, after the WebSocket upgrade
 	rd     *wsReader        // only the read loop uses rd and bad
 	bad    int              // undecodable frames received
+	peerCl bool             // the client's close frame was read; only the read loop uses it
 	limit  ratelimit.Bucket // requests; only the read loop uses it
 	corker corker           // nil when the listener cannot cork
 	remote string           // the client's address (see Gateway.clientIP)
@@ -31,10 +33,11 @@ type Conn struct {
 
 	mu        sync.Mutex // guards the fields below
 	queue     []outFrame
-	queued    int  // bytes in queue
-	writing   bool // a write loop runs
-	closing   bool // a close is queued or done; nothing more is accepted
-	closeCode int  // the close code queued by the server, if any
+	queued    int           // bytes in queue
+	writing   bool          // a write loop runs
+	closing   bool          // a close is queued or done; nothing more is accepted
+	closeCode int           // the close code queued by the server, if any
+	wdone     chan struct{} // made when a close is queued; closed when the write loop is done with it
 	sess      store.Session
 	loggedIn  bool
 	ready     bool        // logged in: pushes are delivered
@@ -153,6 +156,7 @@ func (c *Conn) closeQueueLocked(code int) bool {
 	}
 	c.closing = true
 	c.stopTimersLocked()
+	c.wdone = make(chan struct{})
 	c.queue = append(c.queue, outFrame{closeCode: code})
 	c.startWriterLocked()
 	// A writer stuck on a dead peer is cut off by its write deadline; this
@@ -209,16 +213,74 @@ func (c *Conn) writeLoop() {
 			}
 		}
 		if closeCode != 0 || err != nil {
-			// Ends the read loop, which cleans up. writing stays true: no
-			// other write loop may start on a closed connection.
+			// writing stays true: no other write loop may start on a
+			// closing connection.
 			c.mu.Lock()
 			c.closing = true
 			c.queue, c.queued = nil, 0
+			done := c.wdone
 			c.mu.Unlock()
-			c.nc.Close()
+			if err == nil {
+				// The close frame is out: end our side (FIN) and let the
+				// client answer; the read loop closes the socket (shut),
+				// or this does when the client does not answer.
+				halfClose(c.nc)
+				time.AfterFunc(lingerTimeout, func() { c.nc.Close() })
+			} else {
+				c.nc.Close() // ends the read loop, which cleans up
+			}
+			if done != nil {
+				close(done)
+			}
 			return
 		}
 	}
+}
+
+// lingerTimeout bounds how long a connection is kept, once the server's
+// close frame is written, for the client to answer it and close its side.
+const lingerTimeout = 2 * time.Second
+
+// halfClose ends the sending side of the socket (a FIN after the close
+// frame), or closes it when it cannot.
+func halfClose(nc net.Conn) {
+	if cc, ok := nc.(*corkConn); ok {
+		nc = cc.Conn
+	}
+	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite()
+		return
+	}
+	nc.Close()
+}
+
+// shut closes the socket of a connection whose read loop (or login) ended,
+// after the close frame queued, if any, is written. Closing a socket with
+// unread bytes from the client resets the connection, and the client loses
+// the close frame still on its way: so unless the client's own close frame
+// was read, what the client still sends is read and dropped until it closes
+// its side, or lingerTimeout. Only the read loop calls it.
+func (c *Conn) shut() {
+	c.mu.Lock()
+	c.closing = true
+	done := c.wdone
+	c.mu.Unlock()
+	if done != nil {
+		<-done // bounded by the write timeout
+		if !c.peerCl {
+			c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			io.Copy(io.Discard, c.nc)
+		}
+	}
+	c.nc.Close()
+}
+
+// isClosing reports whether the connection is closing: frames read then
+// are no longer carried out.
+func (c *Conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
 }
 
 // pong queues the answer to a client's WebSocket ping.
@@ -261,6 +323,7 @@ func (c *Conn) readFrame() (protocol.Frame, error) {
 			if code == 1005 {
 				code = protocol.CloseNormal
 			}
+			c.peerCl = true
 			c.closeEcho(code) // the closing handshake
 			return protocol.Frame{}, errPeerClosed
 		case opBinary:
@@ -284,7 +347,11 @@ func (c *Conn) setTimersLocked(now time.Time) {
 	if c.closing || !c.loggedIn {
 		return
 	}
-	c.expireAt = time.Unix(c.sess.TicketExpire, 0).Add(time.Second) // valid up to and including TicketExpire
+	// Valid up to and including TicketExpire; a ticket valid for ever
+	// (TicketExpire up to MaxInt64) is taken as valid for a century, which
+	// time.Time and time.Duration hold.
+	exp := min(c.sess.TicketExpire, now.Unix()+maxTicketSeconds)
+	c.expireAt = time.Unix(exp, 0).Add(time.Second)
 	left := max(c.expireAt.Sub(now), 0)
 	warnIn := left - c.gw.expiryLead
 	if warnIn < 0 {
@@ -297,6 +364,9 @@ func (c *Conn) setTimersLocked(now time.Time) {
 	// the session.
 	c.ticket = time.AfterFunc(warnIn, func() { c.ticketTimer(gen) })
 }
+
+// maxTicketSeconds bounds the time a ticket's timers are armed for.
+const maxTicketSeconds = 100 * 365 * 24 * 3600
 
 func (c *Conn) stopTimersLocked() {
 	if c.ticket != nil {

@@ -273,7 +273,7 @@ func (g *Gateway) handshake(nc net.Conn, remote string) (*Conn, bool) {
 		return nil, false
 	}
 	if !g.login(c) {
-		nc.Close()
+		c.shut()
 		g.forget(c)
 		return nil, false
 	}
@@ -326,21 +326,18 @@ func (g *Gateway) login(c *Conn) bool {
 		if _, ok := errors.AsType[*imkit.Error](err); ok {
 			c.ReplyError(0, err)
 			c.Close(protocol.CloseProtocolError)
-			c.waitClosed()
 		}
 		return false
 	}
 	if f.Op != protocol.OpLogin || f.ID == 0 {
 		c.ReplyError(f.ID, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "the first frame must be a %q request", protocol.OpLogin))
 		c.Close(protocol.CloseProtocolError)
-		c.waitClosed()
 		return false
 	}
 	var req protocol.LoginRequest
 	if err := protocol.DecodeData(f.Data, &req); err != nil {
 		c.ReplyError(f.ID, err)
 		c.Close(protocol.CloseLoginFailed)
-		c.waitClosed()
 		return false
 	}
 	ctx := c.ctx
@@ -442,22 +439,7 @@ func (g *Gateway) refuse(c *Conn, id uint64, err error) {
 		}
 		c.ReplyError(id, err)
 	}
-	c.Close(code)
-	c.waitClosed()
-}
-
-// waitClosed waits until the write loop has written the close frame, or the
-// write timeout.
-func (c *Conn) waitClosed() {
-	// The read fails once the write loop closes the connection.
-	c.nc.SetReadDeadline(time.Now().Add(c.gw.writeTimeout))
-	for {
-		_, _, err := c.rd.message()
-		c.rd.done()
-		if err != nil {
-			return
-		}
-	}
+	c.Close(code) // the handshake's caller waits for it (Conn.shut)
 }
 
 // readOne reads and handles one frame of a logged-in connection. It
@@ -469,6 +451,9 @@ func (g *Gateway) readOne(c *Conn) string {
 	f, err := c.readFrame()
 	if err != nil {
 		return g.readFailed(c, err)
+	}
+	if c.isClosing() {
+		return "" // a close is on its way; read on until the client's
 	}
 	if !f.IsRequest() {
 		c.ReplyError(0, imkit.Errorf(imkit.ErrInvalidParameters, "clients send requests only (an id and an op)"))
@@ -590,7 +575,7 @@ func (g *Gateway) endConn(c *Conn) (store.Session, int) {
 		g.presence.Offline(ctx, sess, c.id)
 		cancel()
 	}
-	c.nc.Close()
+	c.shut()
 	c.rd.release()
 	return sess, code
 }

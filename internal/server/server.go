@@ -20,6 +20,7 @@ import (
 
 	"github.com/imkit/imkit"
 	"github.com/imkit/imkit/internal/admin"
+	"github.com/imkit/imkit/internal/connlimit"
 	"github.com/imkit/imkit/internal/gateway"
 	"github.com/imkit/imkit/internal/message"
 	"github.com/imkit/imkit/internal/metrics"
@@ -55,13 +56,28 @@ type Config struct {
 	// server, whose X-Forwarded-For tells the clients' addresses: see
 	// gateway.Config.
 	TrustedProxies []netip.Prefix
-	// MaxFailures, FailureWindow, LockDuration: see session.Config.
-	MaxFailures   int
-	FailureWindow time.Duration
-	LockDuration  time.Duration
+	// MaxFailures, MaxAddressFailures, FailureWindow, LockDuration: see
+	// session.Config.
+	MaxFailures        int
+	MaxAddressFailures int
+	FailureWindow      time.Duration
+	LockDuration       time.Duration
 	// AppCacheTTL: see session.Config (default 1s). With several nodes, a
 	// change made through the REST API reaches every node at once anyway.
 	AppCacheTTL time.Duration
+	// MaxConnsPerAddr is the most connections (WebSocket and HTTP) one
+	// client address may hold open (default 256; negative: no limit);
+	// more are closed as soon as they are accepted. Connections from
+	// loopback and from TrustedProxies are not limited.
+	MaxConnsPerAddr int
+	// ReadTimeout bounds the time to read a REST request, headers and body
+	// (default 30s); a WebSocket connection, once upgraded, has the
+	// gateway's timeouts instead.
+	ReadTimeout time.Duration
+	// MaxTicketLifetime and ClockSkew bound a ticket's times: see
+	// session.Config.
+	MaxTicketLifetime time.Duration
+	ClockSkew         time.Duration
 	// SessionRetention is how long ended sessions are kept, so that an
 	// instance coming back learns it was kicked (default 7 days; after that
 	// it is refused all the same, without the details).
@@ -156,6 +172,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KickPoll <= 0 {
 		cfg.KickPoll = time.Second
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.MaxConnsPerAddr == 0 {
+		cfg.MaxConnsPerAddr = 256
+	}
 	s := &Server{Store: cfg.Store, cfg: cfg, log: log, Hub: gateway.NewHub(), stop: make(chan struct{})}
 	// One node delivers to its own hub; several find each other in Redis.
 	var (
@@ -196,16 +218,19 @@ func New(cfg Config) (*Server, error) {
 	whc.Logger = log.With("part", "webhook")
 	s.Webhook = webhook.New(whc)
 	s.Sessions = session.New(session.Config{
-		Store:         timed,
-		Notifier:      notifier,
-		Now:           cfg.Now,
-		Location:      cfg.Location,
-		MaxFailures:   cfg.MaxFailures,
-		FailureWindow: cfg.FailureWindow,
-		LockDuration:  cfg.LockDuration,
-		AppCacheTTL:   cfg.AppCacheTTL,
-		OnEvent:       s.onSessionEvent,
-		Logger:        log.With("part", "session"),
+		Store:              timed,
+		Notifier:           notifier,
+		Now:                cfg.Now,
+		Location:           cfg.Location,
+		MaxFailures:        cfg.MaxFailures,
+		MaxAddressFailures: cfg.MaxAddressFailures,
+		FailureWindow:      cfg.FailureWindow,
+		LockDuration:       cfg.LockDuration,
+		MaxTicketLifetime:  cfg.MaxTicketLifetime,
+		ClockSkew:          cfg.ClockSkew,
+		AppCacheTTL:        cfg.AppCacheTTL,
+		OnEvent:            s.onSessionEvent,
+		Logger:             log.With("part", "session"),
 	})
 	sessions.Store(s.Sessions)
 	s.Messages = message.New(message.Config{
@@ -269,6 +294,7 @@ func New(cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -316,6 +342,10 @@ func (s *Server) Start() error {
 	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if s.cfg.MaxConnsPerAddr > 0 {
+		exempt := append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, s.cfg.TrustedProxies...)
+		ln = connlimit.New(ln, s.cfg.MaxConnsPerAddr, exempt, s.log)
 	}
 	s.ln = gateway.CorkListener(ln)
 	s.serve = make(chan error, 1)

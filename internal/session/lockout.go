@@ -5,21 +5,31 @@ import (
 	"time"
 )
 
-// lockout counts failed tickets per user and locks a user out (70050) after
-// too many in a short time, so that nobody can guess at a user's tickets.
-// It is per node: with several nodes an attacker gets Max tries per node.
+// lockout counts failed tickets and locks out (70050) whoever keeps failing,
+// so that nobody can guess at a user's tickets, without handing a stranger
+// a way to lock a user out: failures are counted per user and client
+// address (up to max, then that user is locked out from that address only),
+// and per client address across users (up to maxAddr, then the address is
+// locked out). A user's logins from elsewhere, and the renewals of their
+// live sessions (counted per session), are not affected by someone else's
+// failures. It is per node: with several nodes an attacker gets the tries
+// of every node.
 type lockout struct {
-	max    int           // failures allowed within window
-	window time.Duration // failures older than this are forgotten
-	lock   time.Duration // how long a user stays locked
+	max     int           // failures of one user from one address (or one session) allowed within window
+	maxAddr int           // failures from one address, for any users, allowed within window
+	window  time.Duration // failures older than this are forgotten
+	lock    time.Duration // how long a key stays locked
 
-	mu    sync.Mutex // guards users
-	users map[lockKey]*failures
+	mu   sync.Mutex // guards keys
+	keys map[lockKey]*failures
 }
 
+// lockKey is what failures are counted for: a user from an address (or in
+// a session), or an address alone (user "").
 type lockKey struct {
 	app  uint64
 	user string
+	from string // the client's address, or "session " and a session ID
 }
 
 type failures struct {
@@ -28,72 +38,89 @@ type failures struct {
 	lockedUntil time.Time
 }
 
-func newLockout(max int, window, lock time.Duration) *lockout {
-	return &lockout{max: max, window: window, lock: lock, users: make(map[lockKey]*failures)}
+func newLockout(max, maxAddr int, window, lock time.Duration) *lockout {
+	return &lockout{max: max, maxAddr: maxAddr, window: window, lock: lock, keys: make(map[lockKey]*failures)}
 }
 
-// locked reports whether the user is locked out at now, and until when.
-func (l *lockout) locked(app uint64, user string, now time.Time) (time.Time, bool) {
+// userKey and addrKey are the keys of a user from an address, and of the
+// address. A renewal counts for its session: from is "session " + its ID.
+func userKey(app uint64, user, from string) lockKey { return lockKey{app, user, from} }
+func addrKey(from string) lockKey                   { return lockKey{from: from} }
+
+// locked reports whether any of keys is locked out at now, and until when.
+func (l *lockout) locked(now time.Time, keys ...lockKey) (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.users[lockKey{app, user}]
-	if f == nil || !now.Before(f.lockedUntil) {
-		return time.Time{}, false
+	var until time.Time
+	for _, k := range keys {
+		if f := l.keys[k]; f != nil && now.Before(f.lockedUntil) && f.lockedUntil.After(until) {
+			until = f.lockedUntil
+		}
 	}
-	return f.lockedUntil, true
+	return until, !until.IsZero()
 }
 
-// fail records a failed ticket at now.
-func (l *lockout) fail(app uint64, user string, now time.Time) {
+// fail records a failed ticket at now against each of keys.
+func (l *lockout) fail(now time.Time, keys ...lockKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := lockKey{app, user}
-	f := l.users[k]
+	for _, k := range keys {
+		l.failLocked(k, now)
+	}
+}
+
+func (l *lockout) failLocked(k lockKey, now time.Time) {
+	f := l.keys[k]
 	if f == nil || now.Sub(f.first) > l.window {
 		if f != nil && now.Before(f.lockedUntil) {
 			return
 		}
-		if len(l.users) >= maxTrackedUsers {
+		if len(l.keys) >= maxTrackedKeys {
 			l.sweepLocked(now)
 		}
 		f = &failures{first: now}
-		l.users[k] = f
+		l.keys[k] = f
 	}
 	f.n++
-	if f.n >= l.max {
+	max := l.max
+	if k.user == "" {
+		max = l.maxAddr
+	}
+	if f.n >= max {
 		f.lockedUntil = now.Add(l.lock)
 		f.n = 0
 		f.first = now
 	}
 }
 
-// succeed forgets the user's failures.
-func (l *lockout) succeed(app uint64, user string) {
+// succeed forgets the failures of a user from an address (or in a
+// session); those of the address stay.
+func (l *lockout) succeed(k lockKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.users, lockKey{app, user})
+	delete(l.keys, k)
 }
 
-// maxTrackedUsers bounds the memory an attack on many userIDs can take.
-const maxTrackedUsers = 100_000
+// maxTrackedKeys bounds the memory an attack on many userIDs can take.
+const maxTrackedKeys = 100_000
 
 // sweepLocked forgets entries that are neither locked nor within a window;
 // if that frees nothing (a flood of distinct userIDs), it forgets the oldest
 // unlocked half.
 func (l *lockout) sweepLocked(now time.Time) {
-	for k, f := range l.users {
+	for k, f := range l.keys {
 		if now.Sub(f.first) > l.window && !now.Before(f.lockedUntil) {
-			delete(l.users, k)
+			delete(l.keys, k)
 		}
 	}
-	if len(l.users) < maxTrackedUsers {
+	if len(l.keys) < maxTrackedKeys {
 		return
 	}
-	for k, f := range l.users {
+	for k, f := range l.keys {
 		if !now.Before(f.lockedUntil) {
-			delete(l.users, k)
+			delete(l.keys, k)
 		}
-		if len(l.users) < maxTrackedUsers/2 {
+		if len(l.keys) < maxTrackedKeys/2 {
 			return
 		}
 	}

@@ -78,11 +78,25 @@ type Config struct {
 	// Location sets the day and month boundaries of the statistics; nil means
 	// UTC.
 	Location *time.Location
-	// MaxFailures bad tickets for one user within FailureWindow lock the user
-	// out for LockDuration (70050). Defaults: 10, 1 minute, 1 minute.
-	MaxFailures   int
-	FailureWindow time.Duration
-	LockDuration  time.Duration
+	// MaxFailures bad tickets for one user from one client address (see
+	// WithClientIP) within FailureWindow lock that user out from that
+	// address for LockDuration (70050); MaxAddressFailures bad tickets
+	// from one address, for any users, lock the address out. A live
+	// session's renewals count apart, per session: nobody else's failures
+	// refuse them. Defaults: 10, 5 × MaxFailures, 1 minute, 1 minute.
+	MaxFailures        int
+	MaxAddressFailures int
+	FailureWindow      time.Duration
+	LockDuration       time.Duration
+	// MaxTicketLifetime is the longest TLS.expire a ticket may have;
+	// longer ones are refused (70003). Default 10 years, the most
+	// Tencent allows; negative: no cap.
+	MaxTicketLifetime time.Duration
+	// ClockSkew is how far in the future a ticket's TLS.time may be (the
+	// app backend's clock may run ahead of this server's); later ones are
+	// refused (70003), since an admin kick revokes the tickets signed
+	// before it by TLS.time. Default 5 minutes; negative: no check.
+	ClockSkew time.Duration
 	// AppCacheTTL is how long an app's settings are cached; a policy changed
 	// in the database applies to logins after at most this long. Default 1s.
 	AppCacheTTL time.Duration
@@ -103,6 +117,8 @@ type Service struct {
 	log      *slog.Logger
 	lockout  *lockout
 	ttl      time.Duration
+	maxLife  int64 // seconds; <= 0: no cap
+	skew     int64 // seconds; < 0: no check
 
 	mu   sync.Mutex // guards apps
 	apps map[uint64]cachedApp
@@ -137,9 +153,27 @@ func New(cfg Config) *Service {
 	if s.ttl == 0 {
 		s.ttl = time.Second
 	}
+	switch {
+	case cfg.MaxTicketLifetime == 0:
+		s.maxLife = int64(DefaultMaxTicketLifetime / time.Second)
+	case cfg.MaxTicketLifetime > 0:
+		s.maxLife = max(int64(cfg.MaxTicketLifetime/time.Second), 1)
+	}
+	switch {
+	case cfg.ClockSkew == 0:
+		s.skew = int64(DefaultClockSkew / time.Second)
+	case cfg.ClockSkew > 0:
+		s.skew = int64(cfg.ClockSkew / time.Second)
+	default:
+		s.skew = -1
+	}
 	maxFail, window, lock := cfg.MaxFailures, cfg.FailureWindow, cfg.LockDuration
 	if maxFail == 0 {
 		maxFail = 10
+	}
+	maxAddr := cfg.MaxAddressFailures
+	if maxAddr == 0 {
+		maxAddr = 5 * maxFail
 	}
 	if window == 0 {
 		window = time.Minute
@@ -147,9 +181,16 @@ func New(cfg Config) *Service {
 	if lock == 0 {
 		lock = time.Minute
 	}
-	s.lockout = newLockout(maxFail, window, lock)
+	s.lockout = newLockout(maxFail, maxAddr, window, lock)
 	return s
 }
+
+// Defaults of Config.MaxTicketLifetime and Config.ClockSkew. Tencent
+// documents 10 years as the longest validity of a UserSig.
+const (
+	DefaultMaxTicketLifetime = 10 * 365 * 24 * time.Hour
+	DefaultClockSkew         = 5 * time.Minute
+)
 
 // Now returns the service's clock reading.
 func (s *Service) Now() time.Time { return s.now() }
@@ -228,7 +269,7 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 		Platform:   req.Platform,
 		InstanceID: req.InstanceID,
 	}
-	app, t, err := s.verify(ctx, req, now)
+	app, t, err := s.verify(ctx, req, now, "")
 	if err != nil {
 		s.emit(ctx, Event{Type: EventLoginFailed, Session: sess, Code: imkit.ErrorCode(err), At: now})
 		return store.Session{}, 0, err
@@ -269,9 +310,11 @@ func (s *Service) Login(ctx context.Context, req *protocol.LoginRequest, attach 
 
 // Resume continues req.SessionID on a new connection. It refuses a session
 // that was kicked (*KickedError, 6208), whose ticket expired (70001; the
-// session ends) or that ended otherwise (6014). attach, when not nil, is
-// called with the session as asked for (ID, app, user, platform, instance)
-// once the ticket is verified, before the session is loaded.
+// session ends) or that ended otherwise (6014), and another instance's
+// (70402). attach, when not nil, is called with the session as asked for
+// (ID, app, user, platform, instance) once the ticket is verified and the
+// session found resumable, before it is read again for the decision; a
+// refused resume is never attached.
 func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest, attach Attach) (store.Session, error) {
 	now := s.now()
 	asked := store.Session{ID: req.SessionID, App: req.SDKAppID, UserID: req.UserID, Platform: req.Platform, InstanceID: req.InstanceID}
@@ -289,13 +332,45 @@ func (s *Service) Resume(ctx context.Context, req *protocol.LoginRequest, attach
 }
 
 func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now time.Time, attach func()) (store.Session, error) {
-	_, t, verr := s.verify(ctx, req, now)
+	_, t, verr := s.verify(ctx, req, now, "")
 	if verr != nil && imkit.ErrorCode(verr) != imkit.ErrSvrUserSigExpired {
 		return store.Session{}, verr
 	}
-	if verr == nil {
-		attach()
+	sess, err := s.resumable(ctx, req, now)
+	if err != nil {
+		return store.Session{}, err
 	}
+	if verr == nil {
+		// Only a resume that would be taken is attached: attaching replaces
+		// (closes) the session's live connection. Then the session is read
+		// again, since a kick committed between the read and the attach
+		// found no connection to tell.
+		attach()
+		if sess, err = s.resumable(ctx, req, now); err != nil {
+			return store.Session{}, err
+		}
+	}
+	if verr != nil { // the ticket ran out while the instance was away
+		if _, err := s.store.EndSession(ctx, sess.ID, store.SessionExpired, now); err != nil {
+			return store.Session{}, fmt.Errorf("resume: end expired session: %w", err)
+		}
+		sess.State, sess.EndedAt = store.SessionExpired, now
+		s.emit(ctx, Event{Type: EventExpired, Session: sess, At: now})
+		return store.Session{}, verr
+	}
+	if exp := t.ExpiresAt().Unix(); exp != sess.TicketExpire || t.Time != sess.TicketTime {
+		// The instance comes back with a renewed ticket.
+		if err := s.store.RenewSession(ctx, sess.ID, t.Time, exp); err != nil {
+			return store.Session{}, s.endedOr(ctx, sess.ID, fmt.Errorf("resume: record ticket: %w", err))
+		}
+		sess.TicketTime, sess.TicketExpire = t.Time, exp
+	}
+	return sess, nil
+}
+
+// resumable loads the session req asks to resume, and refuses it when it
+// is another instance's or has ended.
+func (s *Service) resumable(ctx context.Context, req *protocol.LoginRequest, now time.Time) (store.Session, error) {
 	sess, err := s.store.Session(ctx, req.SessionID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Purged long ago, or from another database: refuse for good, since
@@ -316,21 +391,6 @@ func (s *Service) resume(ctx context.Context, req *protocol.LoginRequest, now ti
 	case store.SessionLoggedOut:
 		return store.Session{}, imkit.Errorf(imkit.ErrSDKNotLoggedIn, "the session was logged out")
 	}
-	if verr != nil { // the ticket ran out while the instance was away
-		if _, err := s.store.EndSession(ctx, sess.ID, store.SessionExpired, now); err != nil {
-			return store.Session{}, fmt.Errorf("resume: end expired session: %w", err)
-		}
-		sess.State, sess.EndedAt = store.SessionExpired, now
-		s.emit(ctx, Event{Type: EventExpired, Session: sess, At: now})
-		return store.Session{}, verr
-	}
-	if exp := t.ExpiresAt().Unix(); exp != sess.TicketExpire || t.Time != sess.TicketTime {
-		// The instance comes back with a renewed ticket.
-		if err := s.store.RenewSession(ctx, sess.ID, t.Time, exp); err != nil {
-			return store.Session{}, s.endedOr(ctx, sess.ID, fmt.Errorf("resume: record ticket: %w", err))
-		}
-		sess.TicketTime, sess.TicketExpire = t.Time, exp
-	}
 	return sess, nil
 }
 
@@ -350,8 +410,11 @@ func (s *Service) endedOr(ctx context.Context, id string, err error) error {
 	return imkit.Errorf(imkit.ErrSDKNotLoggedIn, "the session has ended")
 }
 
-// verify checks the request's fields and ticket against the app.
-func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now time.Time) (store.App, *usersig.Ticket, error) {
+// verify checks the request's fields and ticket against the app. Bad
+// tickets count against the user from the client's address and against the
+// address, or for a renewal (renewing: the session's ID) against the
+// session only.
+func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now time.Time, renewing string) (store.App, *usersig.Ticket, error) {
 	if err := imkit.ValidateUserID(req.UserID); err != nil {
 		return store.App{}, nil, imkit.Errorf(imkit.ErrSvrInvalidParameters, "%s", imkit.ErrorMessage(err))
 	}
@@ -365,8 +428,16 @@ func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now ti
 	if err != nil {
 		return store.App{}, nil, err
 	}
-	if until, locked := s.lockout.locked(req.SDKAppID, req.UserID, now); locked {
-		return store.App{}, nil, imkit.Errorf(imkit.ErrSvrAccountFreqLimit, "too many bad tickets for this user; retry after %s", until.UTC().Format(time.RFC3339))
+	var keyBuf [2]lockKey
+	keys := keyBuf[:0]
+	if renewing != "" {
+		keys = append(keys, userKey(req.SDKAppID, req.UserID, "session "+renewing))
+	} else {
+		from := ClientIP(ctx)
+		keys = append(keys, userKey(req.SDKAppID, req.UserID, from), addrKey(from))
+	}
+	if until, locked := s.lockout.locked(now, keys...); locked {
+		return store.App{}, nil, imkit.Errorf(imkit.ErrSvrAccountFreqLimit, "too many bad tickets for this user from this address; retry after %s", until.UTC().Format(time.RFC3339))
 	}
 	t, err := usersig.Decode(req.UserSig)
 	if err == nil {
@@ -381,17 +452,34 @@ func (s *Service) verify(ctx context.Context, req *protocol.LoginRequest, now ti
 	}
 	switch imkit.ErrorCode(err) {
 	case imkit.OK:
+		// Genuine, but signed for too long or in the future: the app
+		// backend's doing, not a guess; not counted as a failure.
+		if err := s.checkTimes(t, now); err != nil {
+			return store.App{}, nil, err
+		}
 	case imkit.ErrSvrUserSigExpired:
 		return app, t, err
 	case imkit.ErrSvrUserSigCheckFailed, imkit.ErrSvrUserSigMismatchKey,
 		imkit.ErrSvrUserSigMismatchID, imkit.ErrSvrUserSigMismatchApp:
-		s.lockout.fail(req.SDKAppID, req.UserID, now)
+		s.lockout.fail(now, keys...)
 		return store.App{}, nil, err
 	default:
 		return store.App{}, nil, err
 	}
-	s.lockout.succeed(req.SDKAppID, req.UserID)
+	s.lockout.succeed(keys[0])
 	return app, t, nil
+}
+
+// checkTimes refuses a ticket valid for longer than the cap, or signed
+// further in the future than the clock skew allows.
+func (s *Service) checkTimes(t *usersig.Ticket, now time.Time) error {
+	if s.maxLife > 0 && t.Expire > s.maxLife {
+		return imkit.Errorf(imkit.ErrSvrUserSigCheckFailed, "the ticket is valid for %d seconds, more than the %d this server allows; sign a shorter one", t.Expire, s.maxLife)
+	}
+	if s.skew >= 0 && t.Time > now.Unix()+s.skew {
+		return imkit.Errorf(imkit.ErrSvrUserSigCheckFailed, "the ticket is signed %d seconds in the future, more than the %d this server allows for clock skew; check the clock of the server that signs tickets", t.Time-now.Unix(), s.skew)
+	}
+	return nil
 }
 
 // Logout ends a session at the client's request.
@@ -412,7 +500,7 @@ func (s *Service) Logout(ctx context.Context, sess store.Session) error {
 func (s *Service) Renew(ctx context.Context, sess store.Session, userSig string) (int64, error) {
 	now := s.now()
 	req := protocol.LoginRequest{SDKAppID: sess.App, UserID: sess.UserID, UserSig: userSig, Platform: sess.Platform, InstanceID: sess.InstanceID}
-	_, t, err := s.verify(ctx, &req, now)
+	_, t, err := s.verify(ctx, &req, now, sess.ID)
 	if err != nil {
 		return 0, err
 	}
