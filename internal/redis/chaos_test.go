@@ -101,32 +101,43 @@ func TestChaos(t *testing.T) {
 	t.Cleanup(stopSending)
 
 	live := func(i int) bool { return i != kicked || !cs[i].isKicked() }
+	var converged func(state *string) bool
 	converge := func(after string) {
 		t.Helper()
+		var state string // what is not there yet, for the failure message
+		deadline := time.Now().Add(10 * time.Second)
+		for !converged(&state) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s, the online state converges: not within 10s: %s", after, state)
+			}
+			time.Sleep(5 * time.Millisecond) // polling, as imkittest.Eventually
+		}
+	}
+	converged = func(state *string) bool {
+		for i, c := range cs {
+			if live(i) && (!c.Connected() || c.LoginStatus() != imkit.LoginStatusLogined) {
+				*state = fmt.Sprintf("%s: connected %v, status %v", user(i), c.Connected(), c.LoginStatus())
+				return false
+			}
+		}
 		all := make([]string, n)
 		for i := range all {
 			all[i] = user(i)
 		}
-		imkittest.Eventually(t, "after "+after+", the online state converges", func() bool {
-			for i, c := range cs {
-				if live(i) && (!c.Connected() || c.LoginStatus() != imkit.LoginStatusLogined) {
+		for k, nd := range nodes {
+			on := nd.Cluster.OnlineUsers(imkittest.SDKAppID, all)
+			for i := range cs {
+				want := 1
+				if !live(i) {
+					want = 0
+				}
+				if len(on[user(i)]) != want {
+					*state = fmt.Sprintf("node %d sees %s online %d times, want %d", k, user(i), len(on[user(i)]), want)
 					return false
 				}
 			}
-			for _, nd := range nodes {
-				on := nd.Cluster.OnlineUsers(imkittest.SDKAppID, all)
-				for i := range cs {
-					want := 1
-					if !live(i) {
-						want = 0
-					}
-					if len(on[user(i)]) != want {
-						return false
-					}
-				}
-			}
-			return true
-		})
+		}
+		return true
 	}
 	// progress waits for every live sender to have one more message
 	// acknowledged: the flow goes on after a fault.
