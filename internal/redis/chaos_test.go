@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,15 @@ func TestChaos(t *testing.T) {
 	t.Cleanup(stopSending)
 
 	live := func(i int) bool { return i != kicked || !cs[i].isKicked() }
+	// views says what each node holds and sees, for a failure message.
+	views := func(all []string) string {
+		var b strings.Builder
+		for k, nd := range nodes {
+			fmt.Fprintf(&b, "[node %d: up %v, holds %v, sees %v] ", k, nd.Cluster.Up(),
+				nd.Hub.Online(imkittest.SDKAppID, all), nd.Cluster.OnlineUsers(imkittest.SDKAppID, all))
+		}
+		return b.String()
+	}
 	var converged func(state *string) bool
 	converge := func(after string) {
 		t.Helper()
@@ -132,7 +142,8 @@ func TestChaos(t *testing.T) {
 					want = 0
 				}
 				if len(on[user(i)]) != want {
-					*state = fmt.Sprintf("node %d sees %s online %d times, want %d", k, user(i), len(on[user(i)]), want)
+					*state = fmt.Sprintf("node %d (in touch with Redis: %v) sees %s online %d times, want %d; the nodes: %s",
+						k, nd.Cluster.Up(), user(i), len(on[user(i)]), want, views(all))
 					return false
 				}
 			}
