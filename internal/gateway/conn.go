@@ -71,6 +71,9 @@ func (c *Conn) Session() store.Session {
 	return c.sess
 }
 
+// ID is the connection's ID, unique on this node (as in Registration).
+func (c *Conn) ID() uint64 { return c.id }
+
 // Context is canceled when the connection ends.
 func (c *Conn) Context() context.Context { return c.ctx }
 

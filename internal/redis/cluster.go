@@ -517,8 +517,11 @@ func (c *Cluster) Offline(parent context.Context, s store.Session, conn uint64) 
 	if !c.down.Load() {
 		ctx, cancel := c.bound(parent)
 		k := c.connsKey(s.App, s.UserID)
-		err := unregister.Run(ctx, c.rdb, []string{k}, s.ID, c.value(s.Platform, conn)).Err()
+		n, err := unregister.Run(ctx, c.rdb, []string{k}, s.ID, c.value(s.Platform, conn)).Int()
 		cancel()
+		if err == nil && n == 1 {
+			c.reclaim(parent, s, conn)
+		}
 		if err == nil || errors.Is(err, goredis.Nil) {
 			return
 		}
@@ -530,6 +533,24 @@ func (c *Cluster) Offline(parent context.Context, s store.Session, conn uint64) 
 		c.gone = append(c.gone, gateway.Registration{Session: s, Conn: conn})
 	}
 	c.mu.Unlock()
+}
+
+// reclaim registers again the connection of this node that replaced conn
+// in session s, if there is one: Redis named conn still (a resync wrote
+// it after the newer one's own registration), and its unregistering just
+// deleted the session's registration.
+func (c *Cluster) reclaim(parent context.Context, s store.Session, conn uint64) {
+	for _, cn := range c.hub.Conns(s.App, s.UserID) {
+		if cn.ID() == conn || cn.Session().ID != s.ID {
+			continue
+		}
+		ctx, cancel := c.bound(parent)
+		err := register.Run(ctx, c.rdb, []string{c.connsKey(s.App, s.UserID)}, s.ID, c.value(s.Platform, cn.ID()), int(connsTTL/time.Second)).Err()
+		cancel()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			c.failed(parent, "register", err)
+		}
+	}
 }
 
 // unregister deletes a field while it holds the given value.
