@@ -268,10 +268,15 @@ type Registration struct {
 // Registered returns every connection of this node with a session: the
 // logged-in ones and those whose login or resume is being decided (they
 // joined the hub before the store decided, and may have skipped their
-// registration while Redis was unreachable).
+// registration while Redis was unreachable); not those that are closing.
 func (h *Hub) Registered() []Registration {
 	var out []Registration
 	for _, c := range h.all() {
+		if c.isClosing() {
+			// On its way out: registering it again would outlive it on
+			// another node's behalf (its Offline deletes what it holds).
+			continue
+		}
 		if sess := c.Session(); sess.ID != "" {
 			out = append(out, Registration{Session: sess, Conn: c.id})
 		}
