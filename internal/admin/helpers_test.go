@@ -228,7 +228,7 @@ func (c *client) loginSig(user, sig string) {
 // the frames the server sends.
 func wireLogin(t *testing.T, srv *imkittest.Server, user string, p imkit.Platform) *bench.Conn {
 	t.Helper()
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	frame, err := bench.LoginFrame(target, user, "wire-"+user, p)
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 // saw 1006, which says "reconnect and resend".)
 func TestCloseFramesArrive(t *testing.T) {
 	srv := imkittest.RunServer(t)
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	cases := []struct {
 		name string
 		send func(ws *websocket.Conn) error

@@ -19,7 +19,7 @@ func TestRequestLimit(t *testing.T) {
 	srv := imkittest.RunServer(t, imkittest.WithConfig(func(c *server.Config) {
 		c.RequestRate, c.RequestBurst = 10, 20
 	}))
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	frame, err := bench.LoginFrame(target, "alice", "i1", imkit.PlatformWeb)
 	if err != nil {
 		t.Fatal(err)

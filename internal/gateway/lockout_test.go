@@ -25,7 +25,7 @@ func TestLockoutSparesTheUser(t *testing.T) {
 	srv := imkittest.RunServer(t, imkittest.WithConfig(func(c *server.Config) {
 		c.MaxFailures, c.MaxAddressFailures = 3, 8
 	}))
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	ctx := context.Background()
 	var home bench.Dialer // from 127.0.0.1
 	stranger := bench.Dialer{Sources: []net.IP{net.IPv4(127, 0, 0, 2)}}

@@ -18,7 +18,7 @@ import (
 // measures the same against a server in its own process).
 func BenchmarkLogin(b *testing.B) {
 	srv := imkittest.RunServer(b)
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	d := &bench.Dialer{Sources: bench.LoopbackSources(4)}
 	var clients atomic.Int64
 	b.SetParallelism(32) // 64 clients on 2 cores

@@ -20,7 +20,7 @@ import (
 // the refused resume had replaced it, closing it with 4004.)
 func TestRefusedResumeKeepsTheLiveConnection(t *testing.T) {
 	srv := imkittest.RunServer(t)
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	frame, err := bench.LoginFrame(target, "alice", "phone", imkit.PlatformAndroid)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imkit/imkit"
+	"github.com/imkit/imkit/internal/bench"
 	"github.com/imkit/imkit/internal/server"
 	"github.com/imkit/imkit/internal/store"
 	"github.com/imkit/imkit/internal/store/sqlite"
@@ -155,6 +156,12 @@ func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addr
+}
+
+// Target is the server as the wire-level clients of package bench (no
+// SDK) address it: for tests that watch or send raw frames.
+func (s *Server) Target() bench.Target {
+	return bench.Target{URL: bench.WSURL(s.Addr()), SDKAppID: SDKAppID, Key: Key}
 }
 
 // Sign returns a ticket for user in the test app, valid for a day.

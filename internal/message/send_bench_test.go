@@ -21,7 +21,7 @@ type pair struct {
 
 func newPair(b *testing.B, srv *imkittest.Server, n int64) *pair {
 	b.Helper()
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	var d bench.Dialer
 	login := func(user string) *bench.Conn {
 		f, err := bench.LoginFrame(target, user, "i-"+user, imkit.PlatformLinux)

@@ -346,7 +346,7 @@ func (c *Cluster) resync(parent context.Context, lost bool) {
 	gone := c.gone
 	c.gone = nil
 	c.mu.Unlock()
-	regs := newestPerSession(c.hub.Registered())
+	regs := c.hub.Registered()
 	if err := c.registerAll(parent, regs, gone); err != nil {
 		c.mu.Lock()
 		c.gone = append(gone, c.gone...)
@@ -376,27 +376,6 @@ func (c *Cluster) resync(parent context.Context, lost bool) {
 	c.hintMissed(parent)
 	c.log.Warn("redis: this node registered its connections again and told its clients to sync",
 		"redis_lost_them", lost, "registered", len(regs), "unregistered", len(gone)+len(ended), "told", n)
-}
-
-// newestPerSession keeps, of the registrations of one session, the newest
-// connection (connection IDs grow on a node): a resume on a new connection
-// is listed beside the one it replaces until that one closes, and
-// registering the older last would leave the session unregistered once it
-// closes (its Offline deletes what it registered).
-func newestPerSession(regs []gateway.Registration) []gateway.Registration {
-	newest := make(map[string]int, len(regs))
-	out := regs[:0:0]
-	for _, r := range regs {
-		if i, ok := newest[r.Session.ID]; ok {
-			if r.Conn > out[i].Conn {
-				out[i] = r
-			}
-			continue
-		}
-		newest[r.Session.ID] = len(out)
-		out = append(out, r)
-	}
-	return out
 }
 
 // hintMissed tells the users whose pushes to other nodes were not sent to

@@ -69,7 +69,7 @@ func TestConnectionsPerAddress(t *testing.T) {
 		c.Addr = net.JoinHostPort(ip.String(), "0")
 		c.MaxConnsPerAddr = 3
 	}))
-	target := bench.Target{URL: bench.WSURL(srv.Addr()), SDKAppID: imkittest.SDKAppID, Key: imkittest.Key}
+	target := srv.Target()
 	var d bench.Dialer
 	login := func(i int) (*bench.Conn, error) {
 		frame, err := bench.LoginFrame(target, "alice", fmt.Sprint("i", i), imkit.PlatformWeb)
