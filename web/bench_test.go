@@ -16,6 +16,13 @@ import (
 // from calling login() to the SDK_READY event (timed in the page with
 // performance.now()), logging out between rounds. Reported: p50 and p99 in
 // ms (the goal is p50 ≤ 5 ms).
+//
+// Rounds are spaced by endpointUnlock: Chromium lets one WebSocket to an
+// address be in its opening handshake at a time (RFC 6455 §4.1) and
+// releases that lock only 10 ms after a handshake completes (its
+// WebSocketEndpointLockManager, "to prevent DoS attacks"). Back to back, a
+// round's socket waits out the previous round's lock, which no page that
+// logs in once ever does; the pause is outside the timed part.
 func BenchmarkBrowserLoginReady(b *testing.B) {
 	srv := imkittest.RunServer(b, imkittest.NoRequestLimit())
 	br := newBrowser(b)
@@ -29,12 +36,13 @@ func BenchmarkBrowserLoginReady(b *testing.B) {
 	tb.eval(fmt.Sprintf(`const c = h.chat("a"); const out = [];
 		let ready = 0; c.on(h.IMKitChat.EVENT.SDK_READY, () => { ready = performance.now(); });
 		for (let i = 0; i < %d; i++) {
+			await new Promise((ok) => setTimeout(ok, %d));
 			const t0 = performance.now();
 			await c.login({ userID: "alice", userSig: %s });
 			out.push(ready - t0);
 			await c.logout();
 		}
-		return out`, b.N, js(sig)), &ms)
+		return out`, b.N, endpointUnlock.Milliseconds(), js(sig)), &ms)
 	b.StopTimer()
 	p := percentiles(ms)
 	b.ReportMetric(p(0.50), "p50-ms")
@@ -91,6 +99,11 @@ func BenchmarkBrowserReceive1000(b *testing.B) {
 	b.ReportMetric(took, "ms-last-1000")
 }
 
+// endpointUnlock is how long the browser benchmarks wait between logins:
+// more than the 10 ms Chromium keeps an address locked after a WebSocket's
+// handshake (see BenchmarkBrowserLoginReady).
+const endpointUnlock = 15 * time.Millisecond
+
 // percentiles returns a function giving the q-quantile of xs.
 func percentiles(xs []float64) func(q float64) float64 {
 	s := append([]float64(nil), xs...)
@@ -110,7 +123,8 @@ func percentiles(xs []float64) func(q float64) float64 {
 // BenchmarkBrowserRawLogin is the floor under BenchmarkBrowserLoginReady:
 // the same login by hand on a bare WebSocket in the page, no SDK. Reported:
 // p50 of the WebSocket's opening, of the login reply after it, and of a
-// ping's round trip, in ms.
+// ping's round trip, in ms. Rounds are spaced as in
+// BenchmarkBrowserLoginReady.
 func BenchmarkBrowserRawLogin(b *testing.B) {
 	srv := imkittest.RunServer(b, imkittest.NoRequestLimit())
 	br := newBrowser(b)
@@ -122,6 +136,7 @@ func BenchmarkBrowserRawLogin(b *testing.B) {
 		const url = h.server.replace(/^http/, "ws") + "/ws";
 		const next = (ws) => new Promise((ok) => { ws.onmessage = ok; });
 		for (let i = 0; i < %d; i++) {
+			await new Promise((ok) => setTimeout(ok, %d));
 			const t0 = performance.now();
 			const ws = new WebSocket(url);
 			await new Promise((ok) => { ws.onopen = ok; });
@@ -136,7 +151,7 @@ func BenchmarkBrowserRawLogin(b *testing.B) {
 			await new Promise((ok) => { ws.onclose = ok; });
 			r.open.push(t1 - t0); r.login.push(t2 - t1); r.ping.push(t3 - t2);
 		}
-		return r`, b.N, js(sig)), &r)
+		return r`, b.N, endpointUnlock.Milliseconds(), js(sig)), &r)
 	b.StopTimer()
 	b.ReportMetric(percentiles(r.Open)(0.5), "open-p50-ms")
 	b.ReportMetric(percentiles(r.Login)(0.5), "login-p50-ms")
